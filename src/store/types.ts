@@ -75,7 +75,11 @@ export interface InflightRecord {
   /** Order of first transmission, strictly increasing per session (packet ids wrap, this does not). */
   seq: number;
   state: InflightState;
-  /** The message; absent in 'awaitPubcomp' (after PUBREC only the identifier matters). */
+  /** QoS the message is delivered at (min of published and granted), 1 or 2. */
+  qos: QoS;
+  /** RETAIN flag it is delivered with. */
+  retain: boolean;
+  /** The message as published (its own qos and retain); absent in 'awaitPubcomp' (only the identifier matters then). */
   message?: StoredMessage;
   subscriptionIdentifiers?: number[];
 }

@@ -191,12 +191,16 @@ export function storeSuite(
           packetId: 65535,
           seq: 1,
           state: 'awaitPubrec',
+          qos: 2,
+          retain: false,
           message: { topic: 'x', payload: Buffer.from('1'), qos: 2, retain: false },
         };
         const b: InflightRecord = {
           packetId: 1,
           seq: 2,
           state: 'awaitPuback',
+          qos: 1,
+          retain: false,
           message: { topic: 'y', payload: Buffer.from('2'), qos: 1, retain: false },
           subscriptionIdentifiers: [3],
         };
@@ -204,9 +208,12 @@ export function storeSuite(
         store.putInflight('c1', b);
         await store.commit();
         assert.deepEqual(await store.getInflight('c1'), [a, b]);
-        store.putInflight('c1', { packetId: 65535, seq: 1, state: 'awaitPubcomp' });
+        store.putInflight('c1', { packetId: 65535, seq: 1, state: 'awaitPubcomp', qos: 2, retain: false });
         await store.commit();
-        assert.deepEqual(await store.getInflight('c1'), [{ packetId: 65535, seq: 1, state: 'awaitPubcomp' }, b]);
+        assert.deepEqual(await store.getInflight('c1'), [
+          { packetId: 65535, seq: 1, state: 'awaitPubcomp', qos: 2, retain: false },
+          b,
+        ]);
         store.deleteInflight('c1', 65535);
         await store.commit();
         assert.deepEqual(await store.getInflight('c1'), [b]);
@@ -240,7 +247,7 @@ export function storeSuite(
           retainHandling: 0,
         });
         store.enqueue('c1', queued(1));
-        store.putInflight('c1', { packetId: 1, seq: 1, state: 'awaitPubcomp' });
+        store.putInflight('c1', { packetId: 1, seq: 1, state: 'awaitPubcomp', qos: 2, retain: false });
         store.putIncomingQos2('c1', 3);
         store.putSession({ clientId: 'c2', protocolVersion: 4, expiryInterval: 0xffffffff });
         store.deleteSession('c1');
@@ -315,7 +322,14 @@ export function storeSuite(
             retainHandling: 0,
           });
           store.enqueue('c1', queued(1));
-          store.putInflight('c1', { packetId: 2, seq: 1, state: 'awaitPuback', message: queued(0) });
+          store.putInflight('c1', {
+            packetId: 2,
+            seq: 1,
+            state: 'awaitPuback',
+            qos: 1,
+            retain: false,
+            message: queued(0),
+          });
           store.putIncomingQos2('c1', 3);
           store.putRetained({ topic: 'r', payload: Buffer.from('x'), qos: 0, retain: true });
           await store.commit();
