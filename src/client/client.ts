@@ -1,0 +1,1101 @@
+// MqttClient: the async/await client over src/protocol. One network connection at a time; the
+// session state (packet identifiers, QoS flows, subscriptions, queued publishes) outlives it, so a
+// reconnect can resume the session ([MQTT-4.4.0-1]).
+
+import { Decoder } from '../protocol/decoder.js';
+import { encode } from '../protocol/encoder.js';
+import { MqttError } from '../protocol/errors.js';
+import type {
+  AuthPacket,
+  ConnackPacket,
+  ConnectPacket,
+  DisconnectPacket,
+  Packet,
+  Properties,
+  ProtocolVersion,
+  PublishPacket,
+  QoS,
+  RetainHandling,
+  SubackPacket,
+  SubscribePacket,
+  Subscription,
+  UnsubackPacket,
+  UnsubscribePacket,
+} from '../protocol/packets.js';
+import { ReasonCode } from '../protocol/reason-codes.js';
+import { type Clock, systemClock } from '../util/clock.js';
+import type { Logger } from '../util/logger.js';
+import { backoffDelay, type ResolvedReconnectOptions, resolveReconnectOptions } from './backoff.js';
+import { MessageStream } from './message-stream.js';
+import { type ClientOptions, type Payload, parseUrl } from './options.js';
+import { PacketIdAllocator } from './packet-ids.js';
+import { connackReturnCodeToReason, reasonText } from './reason-text.js';
+import { InboundTopicAliases, OutboundTopicAliases } from './topic-alias.js';
+import { defaultTransportFactory, type Transport, type TransportFactory, type TransportTarget } from './transport.js';
+import { TypedEmitter } from './typed-emitter.js';
+
+/** A message received from the server. The payload is the client's own copy. */
+export interface Message {
+  topic: string;
+  payload: Buffer;
+  qos: QoS;
+  retain: boolean;
+  dup: boolean;
+  /** MQTT 5 properties (the topic alias already resolved into `topic`). */
+  properties?: Properties;
+}
+
+export interface PublishOptions {
+  qos?: QoS;
+  retain?: boolean;
+  /** MQTT 5 properties; a `topicAlias` given here is used as is (the topic is still sent). */
+  properties?: Properties;
+}
+
+export interface SubscribeOptions {
+  qos?: QoS;
+  noLocal?: boolean;
+  retainAsPublished?: boolean;
+  retainHandling?: RetainHandling;
+  /** MQTT 5: 1..268,435,455, echoed in the messages this subscription delivers. */
+  subscriptionIdentifier?: number;
+  /** MQTT 5 SUBSCRIBE properties (user properties). */
+  properties?: Properties;
+}
+
+export interface UnsubscribeOptions {
+  properties?: Properties;
+}
+
+export interface EndOptions {
+  /** MQTT 5 DISCONNECT reason code (default 0x00; 0x04 asks the server to publish the will). */
+  reasonCode?: number;
+  /** MQTT 5: a new Session Expiry Interval for the session being left. */
+  sessionExpiryInterval?: number;
+  properties?: Properties;
+}
+
+export interface RequestOptions extends PublishOptions {
+  /** Milliseconds to wait for the response (default: the client's requestTimeout). */
+  timeout?: number;
+}
+
+export interface ConnectInfo {
+  sessionPresent: boolean;
+  /** CONNACK properties of MQTT 5 servers. */
+  properties: Properties;
+  /** False for the first connection, true after a reconnect. */
+  reconnected: boolean;
+}
+
+export type ClientEvents = {
+  connect: [info: ConnectInfo];
+  message: [message: Message];
+  /** A reconnect attempt is scheduled after `delay` ms. */
+  reconnect: [attempt: number, delay: number];
+  /** The connection is lost; the client reconnects unless that is turned off. */
+  offline: [error: Error | undefined];
+  /** The server sent DISCONNECT (MQTT 5). */
+  disconnect: [packet: DisconnectPacket];
+  /** A failure not tied to a call (a reconnect attempt failed, the server broke the protocol). */
+  error: [error: Error];
+  /** The client is closed for good. */
+  end: [];
+};
+
+export type ClientState = 'new' | 'connecting' | 'connected' | 'offline' | 'closed';
+
+/** An outgoing QoS flow, as in Mosquitto's mosq_ms_* states ([MQTT-4.3]). */
+type OutboundState = 'queued' | 'awaitPuback' | 'awaitPubrec' | 'awaitPubcomp';
+
+interface OutboundPublish {
+  state: OutboundState;
+  /** The packet with its full topic and no topic alias; the id is set when the flow starts. */
+  packet: PublishPacket;
+  explicitAlias: number | undefined;
+  resolve: () => void;
+  reject: (error: Error) => void;
+}
+
+interface PendingRequest {
+  packet: SubscribePacket | UnsubscribePacket;
+  resolve: (packet: SubackPacket | UnsubackPacket) => void;
+  reject: (error: Error) => void;
+}
+
+interface ActiveSubscription {
+  subscription: Subscription;
+  identifier: number | undefined;
+  userProperties: Properties['userProperties'];
+}
+
+interface ResponseWaiter {
+  resolve: (message: Message) => void;
+  reject: (error: Error) => void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+/** One network connection's own state; callbacks of a replaced connection are ignored. */
+interface Link {
+  transport: Transport | undefined;
+  decoder: Decoder;
+  connected: boolean;
+  closed: boolean;
+  settle: ((error?: Error, connack?: ConnackPacket) => void) | undefined;
+}
+
+function toBuffer(payload: Payload): Buffer {
+  if (typeof payload === 'string') return Buffer.from(payload, 'utf8');
+  return Buffer.isBuffer(payload) ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+}
+
+function hex(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
+}
+
+/** [MQTT-3.3.2-2] no wildcards in a topic name; [MQTT-1.5.4-2] no U+0000. */
+function checkTopicName(topic: string): void {
+  if (topic.includes('+') || topic.includes('#') || topic.includes('\u0000')) {
+    throw new MqttError(ReasonCode.TopicNameInvalid, `invalid topic name '${topic}'`);
+  }
+}
+
+export class MqttClient extends TypedEmitter<ClientEvents> {
+  readonly protocolVersion: ProtocolVersion;
+  readonly #options: ClientOptions;
+  readonly #target: TransportTarget;
+  readonly #username: string | undefined;
+  readonly #password: Buffer | undefined;
+  readonly #transportFactory: TransportFactory;
+  readonly #clock: Clock;
+  readonly #logger: Logger | undefined;
+  readonly #random: () => number;
+  readonly #reconnect: ResolvedReconnectOptions | undefined;
+  readonly #keepaliveOption: number;
+  readonly #maxQueued: number;
+
+  #clientId: string;
+  #state: ClientState = 'new';
+  #link: Link | undefined;
+  #hasConnected = false;
+  #reconnectAttempt = 0;
+  #reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  #ended = false;
+  /** Called once when the current connection closes; `end()` waits on it. */
+  #onLinkClosed: (() => void) | undefined;
+
+  // Session state: survives reconnects.
+  readonly #ids = new PacketIdAllocator();
+  readonly #inflight = new Map<number, OutboundPublish>();
+  #queue: OutboundPublish[] = [];
+  readonly #requests = new Map<number, PendingRequest>();
+  readonly #inboundQos2 = new Set<number>();
+  readonly #subscriptions = new Map<string, ActiveSubscription>();
+  readonly #streams = new Set<MessageStream<Message>>();
+  readonly #responses = new Map<string, ResponseWaiter>();
+  #responseTopic: string | undefined;
+  #responseSubscribing: Promise<unknown> | undefined;
+
+  // Connection state: reset on every CONNACK.
+  #serverProperties: Properties = {};
+  #serverReceiveMaximum = 65535;
+  #serverMaximumPacketSize = Number.POSITIVE_INFINITY;
+  readonly #outboundAliases = new OutboundTopicAliases();
+  readonly #inboundAliases = new InboundTopicAliases();
+  #keepalive = 0;
+  #lastWrite = 0;
+  #keepaliveTimer: ReturnType<typeof setTimeout> | undefined;
+  #pingTimer: ReturnType<typeof setTimeout> | undefined;
+  #reauthWaiter: { resolve: () => void; reject: (error: Error) => void } | undefined;
+
+  // Write batching: packets of one tick go out in one write.
+  #outbox: Buffer[] = [];
+  #afterFlush: (() => void)[] = [];
+  #flushScheduled = false;
+  readonly #flush = (): void => this.#flushNow();
+
+  constructor(url: string, options: ClientOptions = {}) {
+    super();
+    this.#options = options;
+    this.protocolVersion = options.protocolVersion ?? 5;
+    const target = parseUrl(url, options);
+    this.#username = options.username ?? target.username;
+    const password = options.password ?? target.password;
+    this.#password = password === undefined ? undefined : toBuffer(password);
+    delete target.username;
+    delete target.password;
+    this.#target = target;
+    this.#transportFactory = options.transport ?? defaultTransportFactory;
+    this.#clock = options.clock ?? systemClock;
+    this.#logger = options.logger;
+    this.#random = options.random ?? Math.random;
+    this.#reconnect = options.reconnect === false ? undefined : resolveReconnectOptions(options.reconnect);
+    this.#keepaliveOption = options.keepalive ?? 60;
+    this.#maxQueued = options.maxQueuedMessages ?? 1000;
+    this.#clientId = options.clientId ?? `starling-${this.#randomHex(4)}`;
+  }
+
+  get state(): ClientState {
+    return this.#state;
+  }
+
+  get connected(): boolean {
+    return this.#state === 'connected';
+  }
+
+  /** The client identifier in use (the server's Assigned Client Identifier when it gave one). */
+  get clientId(): string {
+    return this.#clientId;
+  }
+
+  /** The last CONNACK's properties (MQTT 5). */
+  get serverProperties(): Readonly<Properties> {
+    return this.#serverProperties;
+  }
+
+  /** QoS 1/2 publishes sent and not yet acknowledged. */
+  get inflightCount(): number {
+    return this.#inflight.size;
+  }
+
+  /** Publishes waiting for a connection or for send quota. */
+  get queuedCount(): number {
+    return this.#queue.length;
+  }
+
+  /** Opens the first connection; rejects with an MqttError when it fails or the server refuses. */
+  async connect(): Promise<ConnectInfo> {
+    if (this.#state !== 'new') throw new MqttError(ReasonCode.ProtocolError, 'connect() may be called once');
+    try {
+      return await this.#open();
+    } catch (error) {
+      this.#close(error as Error);
+      throw error;
+    }
+  }
+
+  /**
+   * Publishes a message. Resolves when its QoS flow completes: QoS 0 once written, QoS 1 on PUBACK,
+   * QoS 2 on PUBCOMP; rejects with an MqttError carrying the server's reason code (MQTT 5) when it
+   * refuses the message, or when the offline queue is full.
+   */
+  publish(topic: string, payload: Payload, options: PublishOptions = {}): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      if (this.#state === 'closed') throw new MqttError(ReasonCode.UnspecifiedError, 'the client is closed');
+      const qos = options.qos ?? 0;
+      let properties = this.protocolVersion === 5 ? options.properties : undefined;
+      let explicitAlias: number | undefined;
+      if (properties?.topicAlias !== undefined) {
+        explicitAlias = properties.topicAlias;
+        const { topicAlias: _, ...rest } = properties;
+        properties = rest;
+        if (topic === '') {
+          const known = this.#outboundAliases.topicOf(explicitAlias);
+          if (known === undefined) {
+            throw new MqttError(ReasonCode.TopicAliasInvalid, `topic alias ${explicitAlias} is not mapped`);
+          }
+          topic = known;
+        }
+      }
+      if (topic === '') throw new MqttError(ReasonCode.TopicNameInvalid, 'empty topic name');
+      checkTopicName(topic);
+      const maximumQoS = this.#serverProperties.maximumQoS;
+      // [MQTT-3.2.2-11] no QoS above the server's Maximum QoS
+      if (maximumQoS !== undefined && qos > maximumQoS) {
+        throw new MqttError(ReasonCode.QoSNotSupported, `the server accepts QoS ${maximumQoS} at most`);
+      }
+      // [MQTT-3.2.2-14] no retained message when the server has no retain support
+      if (options.retain && this.#serverProperties.retainAvailable === 0) {
+        throw new MqttError(ReasonCode.RetainNotSupported, 'the server does not support retained messages');
+      }
+      const packet: PublishPacket = {
+        type: 'publish',
+        topic,
+        payload: toBuffer(payload),
+        qos,
+        retain: options.retain ?? false,
+        dup: false,
+      };
+      if (properties && Object.keys(properties).length > 0) packet.properties = properties;
+      // [MQTT-3.1.2-24] never send a packet larger than the server's Maximum Packet Size
+      if (this.#serverMaximumPacketSize !== Number.POSITIVE_INFINITY) {
+        const size = encode(qos > 0 ? { ...packet, packetId: 1 } : packet, this.protocolVersion).length;
+        if (size > this.#serverMaximumPacketSize) {
+          throw new MqttError(
+            ReasonCode.PacketTooLarge,
+            `a ${size} byte PUBLISH exceeds the server's Maximum Packet Size of ${this.#serverMaximumPacketSize}`,
+          );
+        }
+      }
+      const flow: OutboundPublish = { state: 'queued', packet, explicitAlias, resolve, reject };
+      if (this.#state === 'connected' && this.#queue.length === 0 && (qos === 0 || this.#hasSendQuota())) {
+        this.#start(flow);
+        return;
+      }
+      if (this.#queue.length >= this.#maxQueued) {
+        throw new MqttError(ReasonCode.QuotaExceeded, `${this.#queue.length} messages are queued already`);
+      }
+      this.#queue.push(flow);
+    });
+  }
+
+  /** Subscribes; resolves with one reason code per filter (granted QoS, or a failure code ≥ 0x80). */
+  async subscribe(filters: string | string[], options: SubscribeOptions = {}): Promise<number[]> {
+    const list = Array.isArray(filters) ? filters : [filters];
+    if (list.length === 0) throw new MqttError(ReasonCode.ProtocolError, 'no topic filter to subscribe to');
+    const subscriptions: Subscription[] = list.map((topicFilter) => {
+      // [MQTT-4.7.3-1] a topic filter is at least one character long
+      if (topicFilter === '') throw new MqttError(ReasonCode.TopicFilterInvalid, 'empty topic filter');
+      const subscription: Subscription = { topicFilter, qos: options.qos ?? 0 };
+      if (this.protocolVersion === 5) {
+        if (options.noLocal) subscription.noLocal = true;
+        if (options.retainAsPublished) subscription.retainAsPublished = true;
+        if (options.retainHandling) subscription.retainHandling = options.retainHandling;
+      }
+      return subscription;
+    });
+    const properties: Properties = {};
+    if (this.protocolVersion === 5) {
+      if (options.properties) Object.assign(properties, options.properties);
+      if (options.subscriptionIdentifier !== undefined) {
+        properties.subscriptionIdentifiers = [options.subscriptionIdentifier];
+      }
+    }
+    const packet: SubscribePacket = { type: 'subscribe', packetId: 0, subscriptions };
+    if (Object.keys(properties).length > 0) packet.properties = properties;
+    const suback = (await this.#sendRequest(packet)) as SubackPacket;
+    suback.reasonCodes.forEach((code, index) => {
+      const subscription = subscriptions[index];
+      if (subscription && code < 0x80) {
+        this.#subscriptions.set(subscription.topicFilter, {
+          subscription,
+          identifier: options.subscriptionIdentifier,
+          userProperties: properties.userProperties,
+        });
+      }
+    });
+    return suback.reasonCodes;
+  }
+
+  /** Unsubscribes; resolves with the MQTT 5 reason codes (0x00 for each filter on 3.1.1). */
+  async unsubscribe(filters: string | string[], options: UnsubscribeOptions = {}): Promise<number[]> {
+    const topicFilters = Array.isArray(filters) ? filters : [filters];
+    if (topicFilters.length === 0) throw new MqttError(ReasonCode.ProtocolError, 'no topic filter to unsubscribe');
+    const packet: UnsubscribePacket = { type: 'unsubscribe', packetId: 0, topicFilters };
+    if (this.protocolVersion === 5 && options.properties) packet.properties = options.properties;
+    const unsuback = (await this.#sendRequest(packet)) as UnsubackPacket;
+    for (const filter of topicFilters) this.#subscriptions.delete(filter);
+    return unsuback.reasonCodes.length > 0 ? unsuback.reasonCodes : topicFilters.map(() => 0);
+  }
+
+  /**
+   * The received messages as an async iterator. Each call gives an independent stream; beyond
+   * `bufferSize` unread messages the oldest are dropped (counted in `stream.dropped`). The stream
+   * ends when the client ends.
+   */
+  messages(bufferSize = this.#options.messageBufferSize ?? 1000): MessageStream<Message> {
+    const stream: MessageStream<Message> = new MessageStream<Message>(bufferSize, () => this.#streams.delete(stream));
+    if (this.#state === 'closed') stream.close();
+    else this.#streams.add(stream);
+    return stream;
+  }
+
+  /**
+   * MQTT 5 request/response (section 4.10): publishes with a Response Topic this client listens on
+   * and fresh Correlation Data, and resolves with the first message that carries it back.
+   */
+  async request(topic: string, payload: Payload, options: RequestOptions = {}): Promise<Message> {
+    if (this.protocolVersion !== 5) {
+      throw new MqttError(ReasonCode.ImplementationSpecificError, 'request/response needs MQTT 5');
+    }
+    const responseTopic = await this.#ensureResponseTopic();
+    const correlation = new Uint8Array(16);
+    globalThis.crypto.getRandomValues(correlation);
+    const key = hex(correlation);
+    const timeout = options.timeout ?? this.#options.requestTimeout ?? 30_000;
+    const response = new Promise<Message>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#responses.delete(key);
+        reject(new MqttError(ReasonCode.UnspecifiedError, `no response on ${responseTopic} within ${timeout} ms`));
+      }, timeout);
+      this.#responses.set(key, { resolve, reject, timer });
+    });
+    try {
+      await this.publish(topic, payload, {
+        ...options,
+        properties: { ...options.properties, responseTopic, correlationData: Buffer.from(correlation) },
+      });
+    } catch (error) {
+      const waiter = this.#responses.get(key);
+      if (waiter) {
+        clearTimeout(waiter.timer);
+        this.#responses.delete(key);
+      }
+      throw error;
+    }
+    return response;
+  }
+
+  /** MQTT 5 re-authentication (section 4.12.1): resolves when the server answers AUTH Success. */
+  reauthenticate(data?: Uint8Array): Promise<void> {
+    const method = this.#options.authenticationMethod;
+    if (this.protocolVersion !== 5 || method === undefined || this.#state !== 'connected') {
+      return Promise.reject(
+        new MqttError(ReasonCode.ProtocolError, 're-authentication needs a connected MQTT 5 client with a method'),
+      );
+    }
+    return new Promise((resolve, reject) => {
+      this.#reauthWaiter = { resolve, reject };
+      const properties: Properties = { authenticationMethod: method };
+      if (data) properties.authenticationData = toBuffer(data);
+      this.#send({ type: 'auth', reasonCode: ReasonCode.ReAuthenticate, properties });
+    });
+  }
+
+  /**
+   * Disconnects cleanly (DISCONNECT, then close) and stops reconnecting. Publishes and requests
+   * still in progress reject.
+   */
+  async end(options: EndOptions = {}): Promise<void> {
+    if (this.#state === 'closed') return;
+    const link = this.#link;
+    if (link?.transport && link.connected && !link.closed) {
+      const packet: DisconnectPacket = { type: 'disconnect' };
+      if (this.protocolVersion === 5) {
+        if (options.reasonCode !== undefined) packet.reasonCode = options.reasonCode;
+        const properties: Properties = { ...options.properties };
+        if (options.sessionExpiryInterval !== undefined) {
+          // [MQTT-3.14.2-2] a session that was to end at disconnect cannot be extended
+          if (!this.#options.sessionExpiryInterval && options.sessionExpiryInterval > 0) {
+            throw new MqttError(
+              ReasonCode.ProtocolError,
+              'cannot set a Session Expiry Interval on DISCONNECT when CONNECT had none',
+            );
+          }
+          properties.sessionExpiryInterval = options.sessionExpiryInterval;
+        }
+        if (Object.keys(properties).length > 0) packet.properties = properties;
+      }
+      this.#state = 'closed';
+      this.#send(packet);
+      this.#flushNow();
+      const closed = new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          link.transport?.destroy();
+          resolve();
+        }, 1000);
+        link.settle = undefined;
+        this.#onLinkClosed = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      link.transport.end();
+      await closed;
+    }
+    this.#close(new MqttError(ReasonCode.UnspecifiedError, 'the client was ended'));
+  }
+
+  // --- Connection ---------------------------------------------------------------------------
+
+  async #open(): Promise<ConnectInfo> {
+    this.#state = 'connecting';
+    const decoder = new Decoder((packet) => this.#onPacket(link, packet), {
+      protocolVersion: this.protocolVersion,
+      ...(this.#options.maximumPacketSize ? { maximumPacketSize: this.#options.maximumPacketSize } : {}),
+    });
+    const link: Link = { transport: undefined, decoder, connected: false, closed: false, settle: undefined };
+    this.#link = link;
+    const connack = new Promise<ConnackPacket>((resolve, reject) => {
+      link.settle = (error, packet) => {
+        link.settle = undefined;
+        if (error) reject(error);
+        else resolve(packet as ConnackPacket);
+      };
+    });
+    const transport = await this.#transportFactory(this.#target, {
+      onData: (chunk) => this.#onData(link, chunk),
+      onClose: (error) => this.#onClose(link, error),
+    });
+    if (link.closed || this.#link !== link) {
+      transport.destroy();
+      throw new MqttError(ReasonCode.UnspecifiedError, 'the client was ended while connecting');
+    }
+    link.transport = transport;
+    const timer = setTimeout(() => {
+      link.settle?.(new MqttError(ReasonCode.UnspecifiedError, `no CONNACK within ${this.#target.connectTimeout} ms`));
+      transport.destroy();
+    }, this.#target.connectTimeout);
+    this.#send(this.#connectPacket());
+    let packet: ConnackPacket;
+    try {
+      packet = await connack;
+    } catch (error) {
+      transport.destroy();
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+    return this.#onConnected(link, packet);
+  }
+
+  #connectPacket(): ConnectPacket {
+    const options = this.#options;
+    const v5 = this.protocolVersion === 5;
+    // Later connections resume the session: Clean Start 0 on MQTT 5; on 3.1.1 a clean session
+    // ends at disconnect anyway, so the user's flag stands.
+    const clean = this.#hasConnected && v5 ? false : (options.clean ?? true);
+    const packet: ConnectPacket = {
+      type: 'connect',
+      protocolName: this.protocolVersion === 3 ? 'MQIsdp' : 'MQTT',
+      protocolVersion: this.protocolVersion,
+      clean,
+      keepAlive: this.#keepaliveOption,
+      clientId: this.#clientId,
+    };
+    if (this.#username !== undefined) packet.username = this.#username;
+    if (this.#password !== undefined) packet.password = this.#password;
+    if (options.will) {
+      const will = options.will;
+      packet.will = { topic: will.topic, payload: toBuffer(will.payload), qos: will.qos ?? 0, retain: !!will.retain };
+      if (v5 && will.properties) packet.will.properties = will.properties;
+    }
+    if (v5) {
+      const properties: Properties = {};
+      if (options.sessionExpiryInterval) properties.sessionExpiryInterval = options.sessionExpiryInterval;
+      if (options.receiveMaximum !== undefined) properties.receiveMaximum = options.receiveMaximum;
+      if (options.maximumPacketSize !== undefined) properties.maximumPacketSize = options.maximumPacketSize;
+      if (options.topicAliasMaximum) properties.topicAliasMaximum = options.topicAliasMaximum;
+      if (options.requestResponseInformation) properties.requestResponseInformation = 1;
+      if (options.requestProblemInformation === false) properties.requestProblemInformation = 0;
+      const user = options.userProperties;
+      if (user) properties.userProperties = Array.isArray(user) ? user : Object.entries(user);
+      if (options.authenticationMethod !== undefined) {
+        properties.authenticationMethod = options.authenticationMethod;
+        if (options.authenticationData) properties.authenticationData = toBuffer(options.authenticationData);
+      }
+      if (Object.keys(properties).length > 0) packet.properties = properties;
+    }
+    return packet;
+  }
+
+  #onConnected(link: Link, connack: ConnackPacket): ConnectInfo {
+    link.connected = true;
+    const reconnected = this.#hasConnected;
+    this.#hasConnected = true;
+    this.#reconnectAttempt = 0;
+    this.#state = 'connected';
+    const properties = connack.properties ?? {};
+    this.#serverProperties = properties;
+    this.#serverReceiveMaximum = properties.receiveMaximum ?? 65535;
+    this.#serverMaximumPacketSize = properties.maximumPacketSize ?? Number.POSITIVE_INFINITY;
+    const aliasMaximum = this.#options.autoTopicAlias === false ? 0 : (properties.topicAliasMaximum ?? 0);
+    this.#outboundAliases.reset(this.protocolVersion === 5 ? aliasMaximum : 0);
+    this.#inboundAliases.reset(this.protocolVersion === 5 ? (this.#options.topicAliasMaximum ?? 0) : 0);
+    if (properties.assignedClientIdentifier) this.#clientId = properties.assignedClientIdentifier;
+    this.#keepalive = properties.serverKeepAlive ?? this.#keepaliveOption;
+
+    if (connack.sessionPresent) {
+      // [MQTT-4.4.0-1] re-send unacknowledged PUBLISH (with DUP) and PUBREL with their original ids
+      for (const flow of this.#inflight.values()) {
+        if (flow.state === 'awaitPubcomp') this.#send({ type: 'pubrel', packetId: flow.packet.packetId as number });
+        else this.#writePublish(flow, true);
+      }
+    } else {
+      // [MQTT-3.2.2-5] no session on the server: our session state is discarded. Messages the server
+      // had not acknowledged start again as new publishes; a QoS 2 message in awaitPubcomp had been
+      // received by the server, so its flow is complete.
+      this.#inboundQos2.clear();
+      const restart: OutboundPublish[] = [];
+      for (const [id, flow] of this.#inflight) {
+        this.#ids.release(id);
+        if (flow.state === 'awaitPubcomp') {
+          flow.resolve();
+          continue;
+        }
+        flow.state = 'queued';
+        delete flow.packet.packetId;
+        restart.push(flow);
+      }
+      this.#inflight.clear();
+      this.#queue = restart.concat(this.#queue);
+      if (reconnected) this.#resubscribe();
+    }
+    for (const request of this.#requests.values()) this.#send(request.packet);
+    this.#drain();
+    this.#startKeepalive(link);
+    const info: ConnectInfo = { sessionPresent: connack.sessionPresent, properties, reconnected };
+    this.#logger?.debug({ clientId: this.#clientId, sessionPresent: connack.sessionPresent }, 'connected');
+    this.emit('connect', info);
+    return info;
+  }
+
+  #resubscribe(): void {
+    // One SUBSCRIBE per subscription identifier, since a SUBSCRIBE carries at most one.
+    const groups = new Map<string, ActiveSubscription[]>();
+    for (const active of this.#subscriptions.values()) {
+      const key = `${active.identifier ?? ''}`;
+      const group = groups.get(key);
+      if (group) group.push(active);
+      else groups.set(key, [active]);
+    }
+    for (const group of groups.values()) {
+      const first = group[0] as ActiveSubscription;
+      const packet: SubscribePacket = {
+        type: 'subscribe',
+        packetId: 0,
+        subscriptions: group.map((active) => active.subscription),
+      };
+      if (this.protocolVersion === 5) {
+        const properties: Properties = {};
+        if (first.identifier !== undefined) properties.subscriptionIdentifiers = [first.identifier];
+        if (first.userProperties) properties.userProperties = first.userProperties;
+        if (Object.keys(properties).length > 0) packet.properties = properties;
+      }
+      this.#sendRequest(packet).catch((error: Error) => this.emit('error', error));
+    }
+  }
+
+  #onData(link: Link, chunk: Buffer): void {
+    if (link.closed || this.#link !== link) return;
+    try {
+      link.decoder.push(chunk);
+    } catch (error) {
+      this.#protocolError(link, error as Error);
+    }
+  }
+
+  #onClose(link: Link, error: Error | undefined): void {
+    if (link.closed) return;
+    link.closed = true;
+    this.#stopKeepalive();
+    this.#outbox = [];
+    const afterFlush = this.#afterFlush;
+    this.#afterFlush = [];
+    // QoS 0 messages handed to a dead connection are lost, as QoS 0 allows; their promises settle.
+    for (const done of afterFlush) done();
+    const closedHandler = this.#onLinkClosed;
+    this.#onLinkClosed = undefined;
+    closedHandler?.();
+    if (this.#link !== link) return;
+    if (link.settle) {
+      link.settle(error ?? new MqttError(ReasonCode.UnspecifiedError, 'the connection closed before CONNACK'));
+      return;
+    }
+    if (!link.connected || this.#state === 'closed') return;
+    this.#state = 'offline';
+    this.#reauthWaiter?.reject(new MqttError(ReasonCode.UnspecifiedError, 'the connection was lost'));
+    this.#reauthWaiter = undefined;
+    this.#logger?.debug({ err: error }, 'connection lost');
+    this.emit('offline', error);
+    this.#scheduleReconnect();
+  }
+
+  #scheduleReconnect(): void {
+    const policy = this.#reconnect;
+    if (!policy || this.#reconnectAttempt >= policy.maxAttempts) {
+      this.#close(new MqttError(ReasonCode.UnspecifiedError, 'the connection was lost'));
+      return;
+    }
+    const delay = backoffDelay(this.#reconnectAttempt, policy, this.#random);
+    this.#reconnectAttempt++;
+    this.#state = 'offline';
+    this.emit('reconnect', this.#reconnectAttempt, delay);
+    this.#reconnectTimer = setTimeout(() => {
+      this.#reconnectTimer = undefined;
+      if (this.#state === 'closed') return;
+      this.#open().catch((error: Error) => {
+        if (this.#state === 'closed') return;
+        this.#logger?.debug({ err: error }, 'reconnect failed');
+        this.emit('error', error);
+        this.#scheduleReconnect();
+      });
+    }, delay);
+  }
+
+  /** Ends the client for good: no more reconnects; everything in progress rejects with `error`. */
+  #close(error: Error): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#state = 'closed';
+    if (this.#reconnectTimer) clearTimeout(this.#reconnectTimer);
+    this.#reconnectTimer = undefined;
+    this.#stopKeepalive();
+    const link = this.#link;
+    if (link && !link.closed) {
+      link.settle = undefined;
+      link.transport?.destroy();
+      link.closed = true;
+    }
+    for (const flow of this.#inflight.values()) flow.reject(error);
+    this.#inflight.clear();
+    for (const flow of this.#queue) flow.reject(error);
+    this.#queue = [];
+    for (const request of this.#requests.values()) request.reject(error);
+    this.#requests.clear();
+    this.#ids.clear();
+    for (const waiter of this.#responses.values()) {
+      clearTimeout(waiter.timer);
+      waiter.reject(error);
+    }
+    this.#responses.clear();
+    this.#reauthWaiter?.reject(error);
+    this.#reauthWaiter = undefined;
+    for (const stream of this.#streams) stream.close();
+    this.#streams.clear();
+    const afterFlush = this.#afterFlush;
+    this.#afterFlush = [];
+    for (const done of afterFlush) done();
+    this.emit('end');
+  }
+
+  /** The server broke the protocol: tell it why (MQTT 5) and drop the connection ([MQTT-4.13.1-1]). */
+  #protocolError(link: Link, error: Error): void {
+    const reasonCode =
+      error instanceof MqttError && error.reasonCode >= 0x80 ? error.reasonCode : ReasonCode.ProtocolError;
+    this.#logger?.warn({ err: error }, 'protocol error from the server');
+    if (link.transport && !link.closed) {
+      if (this.protocolVersion === 5 && link.connected) {
+        this.#send({ type: 'disconnect', reasonCode });
+        this.#flushNow();
+      }
+      link.transport.destroy();
+    }
+    if (link.settle) link.settle(error);
+    else this.emit('error', error);
+  }
+
+  // --- Inbound packets ------------------------------------------------------------------------
+
+  #onPacket(link: Link, packet: Packet): void {
+    if (!link.connected) {
+      if (packet.type === 'connack') {
+        this.#onConnack(link, packet);
+        return;
+      }
+      if (packet.type === 'auth') {
+        void this.#onAuth(link, packet);
+        return;
+      }
+      // [MQTT-3.2.0-1] the first packet from the server is CONNACK (or AUTH)
+      if (packet.type !== 'disconnect') {
+        throw new MqttError(ReasonCode.ProtocolError, `${packet.type} before CONNACK`);
+      }
+    }
+    switch (packet.type) {
+      case 'publish':
+        this.#onPublish(link, packet);
+        return;
+      case 'puback':
+      case 'pubrec':
+      case 'pubcomp':
+        this.#onAck(packet.type, packet.packetId, packet.reasonCode ?? 0, packet.properties);
+        return;
+      case 'pubrel':
+        this.#onPubrel(packet.packetId);
+        return;
+      case 'suback':
+      case 'unsuback':
+        this.#onRequestAck(packet);
+        return;
+      case 'pingresp':
+        if (this.#pingTimer) clearTimeout(this.#pingTimer);
+        this.#pingTimer = undefined;
+        return;
+      case 'disconnect':
+        this.#logger?.debug({ reasonCode: packet.reasonCode }, 'server disconnected');
+        this.emit('disconnect', packet);
+        if (link.settle) {
+          const code = packet.reasonCode ?? ReasonCode.UnspecifiedError;
+          link.settle(new MqttError(code, `the server disconnected: ${reasonText(code)}`));
+        }
+        link.transport?.destroy();
+        return;
+      case 'auth':
+        void this.#onAuth(link, packet);
+        return;
+      default:
+        // CONNECT, SUBSCRIBE and the like travel from clients to servers only.
+        throw new MqttError(ReasonCode.ProtocolError, `unexpected ${packet.type} from the server`);
+    }
+  }
+
+  #onConnack(link: Link, packet: ConnackPacket): void {
+    const reasonCode = this.protocolVersion === 5 ? packet.reasonCode : connackReturnCodeToReason(packet.reasonCode);
+    if (reasonCode >= 0x80) {
+      const text = packet.properties?.reasonString ?? reasonText(reasonCode);
+      link.settle?.(new MqttError(reasonCode, `connection refused: ${text}`));
+      return;
+    }
+    link.settle?.(undefined, packet);
+  }
+
+  async #onAuth(link: Link, packet: AuthPacket): Promise<void> {
+    const reasonCode = packet.reasonCode ?? ReasonCode.Success;
+    if (reasonCode === ReasonCode.Success) {
+      this.#reauthWaiter?.resolve();
+      this.#reauthWaiter = undefined;
+      return;
+    }
+    const method = this.#options.authenticationMethod;
+    const onAuth = this.#options.onAuth;
+    // [MQTT-4.12.0-?] AUTH only within an exchange the client started, with the same method
+    if (!method || !onAuth || packet.properties?.authenticationMethod !== method) {
+      this.#protocolError(link, new MqttError(ReasonCode.ProtocolError, 'unexpected AUTH from the server'));
+      return;
+    }
+    try {
+      const data = await onAuth({ method, data: packet.properties?.authenticationData, reasonCode });
+      if (link.closed) return;
+      const properties: Properties = { authenticationMethod: method };
+      if (data) properties.authenticationData = toBuffer(data);
+      this.#send({ type: 'auth', reasonCode: ReasonCode.ContinueAuthentication, properties });
+    } catch (error) {
+      const failure = new MqttError(ReasonCode.NotAuthorized, 'authentication failed in onAuth', { cause: error });
+      this.#protocolError(link, failure);
+    }
+  }
+
+  #onPublish(link: Link, packet: PublishPacket): void {
+    let topic = packet.topic;
+    if (this.protocolVersion === 5) {
+      topic = this.#inboundAliases.resolve(topic, packet.properties?.topicAlias);
+    }
+    if (packet.qos === 2) {
+      // [MQTT-4.3.3-9] exactly once: a re-sent PUBLISH whose id awaits PUBREL is acknowledged, not delivered
+      const known = this.#inboundQos2.has(packet.packetId as number);
+      this.#send({ type: 'pubrec', packetId: packet.packetId as number });
+      if (known) return;
+      this.#inboundQos2.add(packet.packetId as number);
+    } else if (packet.qos === 1) {
+      this.#send({ type: 'puback', packetId: packet.packetId as number });
+    }
+    if (link.closed) return;
+    this.#deliver(topic, packet);
+  }
+
+  #deliver(topic: string, packet: PublishPacket): void {
+    const message: Message = {
+      topic,
+      // The decoder's payload is a view into the socket chunk; the user keeps a copy.
+      payload: Buffer.from(packet.payload),
+      qos: packet.qos,
+      retain: packet.retain,
+      dup: packet.dup,
+    };
+    const source = packet.properties;
+    if (source) {
+      const { topicAlias: _, ...properties } = source;
+      if (properties.correlationData) properties.correlationData = Buffer.from(properties.correlationData);
+      message.properties = properties;
+      if (this.#responses.size > 0 && properties.correlationData && topic === this.#responseTopic) {
+        const key = properties.correlationData.toString('hex');
+        const waiter = this.#responses.get(key);
+        if (waiter) {
+          this.#responses.delete(key);
+          clearTimeout(waiter.timer);
+          waiter.resolve(message);
+        }
+      }
+    }
+    this.emit('message', message);
+    for (const stream of this.#streams) stream.push(message);
+  }
+
+  #onPubrel(packetId: number): void {
+    const known = this.#inboundQos2.delete(packetId);
+    // [MQTT-4.3.3-11] PUBCOMP with the same id; MQTT 5 says when the id was unknown
+    if (known || this.protocolVersion !== 5) this.#send({ type: 'pubcomp', packetId });
+    else this.#send({ type: 'pubcomp', packetId, reasonCode: ReasonCode.PacketIdentifierNotFound });
+  }
+
+  #onAck(type: 'puback' | 'pubrec' | 'pubcomp', packetId: number, reasonCode: number, properties?: Properties): void {
+    const flow = this.#inflight.get(packetId);
+    const expected = type === 'puback' ? 'awaitPuback' : type === 'pubrec' ? 'awaitPubrec' : 'awaitPubcomp';
+    if (!flow || flow.state !== expected) {
+      // A PUBREC for a message already released: the PUBREL was lost, send it again.
+      if (type === 'pubrec' && flow?.state === 'awaitPubcomp') this.#send({ type: 'pubrel', packetId });
+      return;
+    }
+    if (type === 'pubrec' && reasonCode < 0x80) {
+      flow.state = 'awaitPubcomp';
+      this.#send({ type: 'pubrel', packetId });
+      return;
+    }
+    this.#inflight.delete(packetId);
+    this.#ids.release(packetId);
+    if (reasonCode >= 0x80) {
+      const text = properties?.reasonString ?? reasonText(reasonCode);
+      flow.reject(new MqttError(reasonCode, `the server refused the message on '${flow.packet.topic}': ${text}`));
+    } else {
+      flow.resolve();
+    }
+    this.#drain();
+  }
+
+  #onRequestAck(packet: SubackPacket | UnsubackPacket): void {
+    const request = this.#requests.get(packet.packetId);
+    if (!request || (packet.type === 'suback') !== (request.packet.type === 'subscribe')) return;
+    this.#requests.delete(packet.packetId);
+    this.#ids.release(packet.packetId);
+    request.resolve(packet);
+    this.#drain();
+  }
+
+  // --- Outbound -------------------------------------------------------------------------------
+
+  #hasSendQuota(): boolean {
+    return this.#inflight.size < this.#serverReceiveMaximum && this.#ids.size < 65535;
+  }
+
+  /** Starts queued publishes while connected and within the server's Receive Maximum ([MQTT-3.3.4-7]). */
+  #drain(): void {
+    while (this.#state === 'connected' && this.#queue.length > 0) {
+      const next = this.#queue[0] as OutboundPublish;
+      if (next.packet.qos > 0 && !this.#hasSendQuota()) return;
+      this.#queue.shift();
+      this.#start(next);
+    }
+  }
+
+  #start(flow: OutboundPublish): void {
+    const qos = flow.packet.qos;
+    if (qos === 0) {
+      this.#writePublish(flow, false);
+      this.#afterFlush.push(flow.resolve);
+      return;
+    }
+    const packetId = this.#ids.allocate();
+    flow.packet.packetId = packetId;
+    flow.state = qos === 1 ? 'awaitPuback' : 'awaitPubrec';
+    this.#inflight.set(packetId, flow);
+    this.#writePublish(flow, false);
+  }
+
+  #writePublish(flow: OutboundPublish, dup: boolean): void {
+    let packet = flow.packet;
+    if (dup) {
+      // [MQTT-3.3.1-1] DUP on a re-delivery; aliases belong to the old connection, so the full topic goes.
+      packet = { ...packet, dup: true };
+    } else if (flow.explicitAlias !== undefined) {
+      this.#outboundAliases.set(flow.explicitAlias, packet.topic);
+      packet = { ...packet, properties: { ...packet.properties, topicAlias: flow.explicitAlias } };
+    } else if (this.#outboundAliases.maximum > 0) {
+      const assigned = this.#outboundAliases.assign(packet.topic);
+      if (assigned) {
+        packet = {
+          ...packet,
+          topic: assigned.known ? '' : packet.topic,
+          properties: { ...packet.properties, topicAlias: assigned.alias },
+        };
+      }
+    }
+    this.#send(packet);
+  }
+
+  #sendRequest(packet: SubscribePacket | UnsubscribePacket): Promise<SubackPacket | UnsubackPacket> {
+    return new Promise((resolve, reject) => {
+      if (this.#state === 'closed') throw new MqttError(ReasonCode.UnspecifiedError, 'the client is closed');
+      packet.packetId = this.#ids.allocate();
+      this.#requests.set(packet.packetId, { packet, resolve, reject });
+      if (this.#state === 'connected') this.#send(packet);
+    });
+  }
+
+  /** Queues a packet for the current tick's write. */
+  #send(packet: Packet): void {
+    const link = this.#link;
+    if (!link?.transport || link.closed) return;
+    this.#outbox.push(encode(packet, this.protocolVersion));
+    this.#lastWrite = this.#clock.now();
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      queueMicrotask(this.#flush);
+    }
+  }
+
+  #flushNow(): void {
+    this.#flushScheduled = false;
+    const chunks = this.#outbox;
+    if (chunks.length === 0) return;
+    this.#outbox = [];
+    const link = this.#link;
+    if (link?.transport && !link.closed) link.transport.write(chunks);
+    const afterFlush = this.#afterFlush;
+    if (afterFlush.length === 0) return;
+    this.#afterFlush = [];
+    for (const done of afterFlush) done();
+  }
+
+  // --- Keep-alive -----------------------------------------------------------------------------
+
+  #startKeepalive(link: Link): void {
+    this.#stopKeepalive();
+    if (this.#keepalive > 0) this.#armKeepalive(link);
+  }
+
+  #armKeepalive(link: Link): void {
+    const interval = this.#keepalive * 1000;
+    const due = Math.max(0, this.#lastWrite + interval - this.#clock.now());
+    this.#keepaliveTimer = setTimeout(() => this.#onKeepaliveTimer(link), due);
+  }
+
+  #onKeepaliveTimer(link: Link): void {
+    this.#keepaliveTimer = undefined;
+    if (link.closed || this.#link !== link) return;
+    const interval = this.#keepalive * 1000;
+    // [MQTT-3.1.2-23] some packet within each Keep Alive interval; PINGREQ when there was none
+    if (this.#clock.now() - this.#lastWrite >= interval - 5 && this.#pingTimer === undefined) {
+      this.#send({ type: 'pingreq' });
+      // No PINGRESP within a Keep Alive interval: the connection is dead (section 4.13's "reasonable amount of time").
+      this.#pingTimer = setTimeout(() => {
+        this.#pingTimer = undefined;
+        this.#logger?.debug('no PINGRESP: closing the connection');
+        if (!link.closed) link.transport?.destroy();
+      }, interval);
+    }
+    this.#armKeepalive(link);
+  }
+
+  #stopKeepalive(): void {
+    if (this.#keepaliveTimer) clearTimeout(this.#keepaliveTimer);
+    if (this.#pingTimer) clearTimeout(this.#pingTimer);
+    this.#keepaliveTimer = undefined;
+    this.#pingTimer = undefined;
+  }
+
+  // --- Helpers --------------------------------------------------------------------------------
+
+  async #ensureResponseTopic(): Promise<string> {
+    if (this.#responseTopic && this.#subscriptions.has(this.#responseTopic)) return this.#responseTopic;
+    if (!this.#responseSubscribing) {
+      const base =
+        this.#serverProperties.responseInformation ?? this.#options.responseTopicPrefix ?? 'starling/responses';
+      const topic = `${base}/${this.#clientId.replace(/[+#/]/g, '_')}`;
+      this.#responseTopic = topic;
+      this.#responseSubscribing = this.subscribe(topic, { qos: 1 }).then(
+        (codes) => {
+          this.#responseSubscribing = undefined;
+          if ((codes[0] ?? 0x80) >= 0x80) {
+            throw new MqttError(codes[0] ?? 0x80, `cannot subscribe to the response topic ${topic}`);
+          }
+        },
+        (error) => {
+          this.#responseSubscribing = undefined;
+          throw error;
+        },
+      );
+    }
+    await this.#responseSubscribing;
+    return this.#responseTopic as string;
+  }
+
+  #randomHex(bytes: number): string {
+    let out = '';
+    for (let i = 0; i < bytes; i++)
+      out += Math.floor(this.#random() * 256)
+        .toString(16)
+        .padStart(2, '0');
+    return out;
+  }
+}
