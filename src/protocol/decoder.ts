@@ -228,9 +228,11 @@ export class PacketReader {
     const willRetain = (flags & 0x20) !== 0;
     const hasPassword = (flags & 0x40) !== 0;
     const hasUsername = (flags & 0x80) !== 0;
-    if (!willFlag && willQoS !== 0) throw malformed('[MQTT-3.1.2-13] will QoS set without the will flag');
-    if (!willFlag && willRetain) throw malformed('[MQTT-3.1.2-15] will retain set without the will flag');
-    if (willQoS === 3) throw malformed('[MQTT-3.1.2-14] will QoS 3');
+    // 3.1.1 [MQTT-3.1.2-11], [MQTT-3.1.2-13], [MQTT-3.1.2-14], [MQTT-3.1.2-15];
+    // 5.0 [MQTT-3.1.2-11], [MQTT-3.1.2-12], [MQTT-3.1.2-13].
+    if (!willFlag && willQoS !== 0) throw malformed('will QoS set without the will flag');
+    if (!willFlag && willRetain) throw malformed('will retain set without the will flag');
+    if (willQoS === 3) throw malformed('will QoS 3');
     if (version < 5 && hasPassword && !hasUsername) {
       throw malformed('[MQTT-3.1.2-22] password flag set without the user name flag');
     }
