@@ -437,6 +437,8 @@ function isUtf8Range(buf: Buffer, start: number, end: number): boolean {
 
 /** The Remaining Length's bytes are at most four ([MQTT-1.5.5-1]), so a fixed header is at most five. */
 const MAX_HEADER = 5;
+/** The largest buffer allocated for a split packet before its bytes arrive. */
+const INITIAL_PARTIAL = 64 * 1024;
 
 export class Decoder {
   /** Known protocol level; decoding a CONNECT sets it. */
@@ -449,11 +451,13 @@ export class Decoder {
   /** A fixed header split across chunks. */
   private readonly header = Buffer.alloc(MAX_HEADER);
   private headerFilled = 0;
-  /** A packet split across chunks, allocated to its full size once its fixed header is known. */
+  /** A packet split across chunks: its bytes so far, and its whole length from the fixed header. */
   private partial: Buffer | null = null;
+  private partialTotal = 0;
   private partialFilled = 0;
   private partialHeaderLength = 0;
   private failure: MqttError | null = null;
+  private inCallback = false;
 
   constructor(onPacket: (packet: Packet) => void, options?: DecoderOptions) {
     this.onPacket = onPacket;
@@ -469,6 +473,7 @@ export class Decoder {
   /**
    * Feeds bytes of any chunking; calls onPacket for every complete packet, synchronously, in order.
    * Throws MqttError (0x81, 0x82, 0x84, 0x95) and nothing else; after a throw the decoder is dead.
+   * An error thrown by onPacket itself passes through unchanged and also ends the decoder.
    */
   push(chunk: Buffer): void {
     if (this.failure !== null) {
@@ -477,13 +482,19 @@ export class Decoder {
     try {
       this.consume(chunk);
     } catch (err) {
+      this.partial = null;
+      this.headerFilled = 0;
+      if (this.inCallback) {
+        // The consumer's own error passes through unchanged; the rest of the chunk is lost with it.
+        this.inCallback = false;
+        this.failure = new MqttError(ReasonCode.UnspecifiedError, 'the packet consumer failed', { cause: err });
+        throw err;
+      }
       const failure =
         err instanceof MqttError
           ? err
           : new MqttError(ReasonCode.MalformedPacket, 'undecodable packet', { cause: err });
       this.failure = failure;
-      this.partial = null;
-      this.headerFilled = 0;
       throw failure;
     }
   }
@@ -499,24 +510,21 @@ export class Decoder {
         header[this.headerFilled++] = chunk[pos++]!;
         const total = this.packetLength(header, 0, this.headerFilled);
         if (total > 0) {
-          const packet = Buffer.allocUnsafe(total);
-          header.copy(packet, 0, 0, this.headerFilled);
-          this.partial = packet;
-          this.partialFilled = this.headerFilled;
-          this.partialHeaderLength = this.headerFilled;
+          const filled = this.headerFilled;
           this.headerFilled = 0;
+          this.startPartial(total, filled);
+          this.appendPartial(header, 0, filled);
         }
       }
       if (this.partial === null) return;
     }
 
     if (this.partial !== null) {
-      const packet = this.partial;
-      const n = Math.min(packet.length - this.partialFilled, length - pos);
-      chunk.copy(packet, this.partialFilled, pos, pos + n);
-      this.partialFilled += n;
+      const n = Math.min(this.partialTotal - this.partialFilled, length - pos);
+      this.appendPartial(chunk, pos, pos + n);
       pos += n;
-      if (this.partialFilled < packet.length) return;
+      if (this.partialFilled < this.partialTotal) return;
+      const packet = this.partial;
       this.partial = null;
       this.partialFilled = 0;
       this.emit(packet[0]!, packet, this.partialHeaderLength, packet.length);
@@ -535,14 +543,35 @@ export class Decoder {
         this.emit(chunk[pos]!, chunk, pos + headerLength, pos + total);
         pos += total;
       } else {
-        const packet = Buffer.allocUnsafe(total);
-        chunk.copy(packet, 0, pos, length);
-        this.partial = packet;
-        this.partialFilled = length - pos;
-        this.partialHeaderLength = headerLength;
+        this.startPartial(total, headerLength);
+        this.appendPartial(chunk, pos, length);
         return;
       }
     }
+  }
+
+  /**
+   * Begins buffering a packet of `total` bytes. Small packets get their whole buffer at once; large
+   * ones grow with the bytes that actually arrive, so a header that announces 256 MB costs nothing
+   * until 256 MB are sent.
+   */
+  private startPartial(total: number, headerLength: number): void {
+    this.partial = Buffer.allocUnsafe(Math.min(total, INITIAL_PARTIAL));
+    this.partialTotal = total;
+    this.partialFilled = 0;
+    this.partialHeaderLength = headerLength;
+  }
+
+  private appendPartial(source: Buffer, start: number, end: number): void {
+    let target = this.partial!;
+    const needed = this.partialFilled + end - start;
+    if (needed > target.length) {
+      const grown = Buffer.allocUnsafe(Math.min(this.partialTotal, Math.max(needed, target.length * 2)));
+      target.copy(grown, 0, 0, this.partialFilled);
+      this.partial = target = grown;
+    }
+    source.copy(target, this.partialFilled, start, end);
+    this.partialFilled = needed;
   }
 
   private lastHeaderLength = 0;
@@ -580,7 +609,9 @@ export class Decoder {
   private emit(first: number, buf: Buffer, start: number, end: number): void {
     const packet = this.reader.read(first, buf, start, end, this.protocolVersion);
     if (packet.type === 'connect') this.protocolVersion = packet.protocolVersion;
+    this.inCallback = true;
     this.onPacket(packet);
+    this.inCallback = false;
   }
 }
 
