@@ -141,7 +141,7 @@ interface Link {
   decoder: Decoder;
   connected: boolean;
   closed: boolean;
-  settle: ((error?: Error, connack?: ConnackPacket) => void) | undefined;
+  settle: ((error?: Error, info?: ConnectInfo) => void) | undefined;
 }
 
 function toBuffer(payload: Payload): Buffer {
@@ -203,6 +203,9 @@ export class MqttClient extends TypedEmitter<ClientEvents> {
   readonly #outboundAliases = new OutboundTopicAliases();
   readonly #inboundAliases = new InboundTopicAliases();
   #keepalive = 0;
+  #sessionPresent = false;
+  /** Messages that arrive with the first CONNACK wait here until `connect()` has resolved. */
+  #held: Message[] | undefined;
   #lastWrite = 0;
   #keepaliveTimer: ReturnType<typeof setTimeout> | undefined;
   #pingTimer: ReturnType<typeof setTimeout> | undefined;
@@ -251,6 +254,11 @@ export class MqttClient extends TypedEmitter<ClientEvents> {
   /** The last CONNACK's properties (MQTT 5). */
   get serverProperties(): Readonly<Properties> {
     return this.#serverProperties;
+  }
+
+  /** Session Present from the last CONNACK. */
+  get sessionPresent(): boolean {
+    return this.#sessionPresent;
   }
 
   /** QoS 1/2 publishes sent and not yet acknowledged. */
@@ -506,11 +514,11 @@ export class MqttClient extends TypedEmitter<ClientEvents> {
     });
     const link: Link = { transport: undefined, decoder, connected: false, closed: false, settle: undefined };
     this.#link = link;
-    const connack = new Promise<ConnackPacket>((resolve, reject) => {
-      link.settle = (error, packet) => {
+    const connected = new Promise<ConnectInfo>((resolve, reject) => {
+      link.settle = (error, info) => {
         link.settle = undefined;
         if (error) reject(error);
-        else resolve(packet as ConnackPacket);
+        else resolve(info as ConnectInfo);
       };
     });
     const transport = await this.#transportFactory(this.#target, {
@@ -527,16 +535,14 @@ export class MqttClient extends TypedEmitter<ClientEvents> {
       transport.destroy();
     }, this.#target.connectTimeout);
     this.#send(this.#connectPacket());
-    let packet: ConnackPacket;
     try {
-      packet = await connack;
+      return await connected;
     } catch (error) {
       transport.destroy();
       throw error;
     } finally {
       clearTimeout(timer);
     }
-    return this.#onConnected(link, packet);
   }
 
   #connectPacket(): ConnectPacket {
@@ -594,6 +600,7 @@ export class MqttClient extends TypedEmitter<ClientEvents> {
     this.#inboundAliases.reset(this.protocolVersion === 5 ? (this.#options.topicAliasMaximum ?? 0) : 0);
     if (properties.assignedClientIdentifier) this.#clientId = properties.assignedClientIdentifier;
     this.#keepalive = properties.serverKeepAlive ?? this.#keepaliveOption;
+    this.#sessionPresent = connack.sessionPresent;
 
     if (connack.sessionPresent) {
       // [MQTT-4.4.0-1] re-send unacknowledged PUBLISH (with DUP) and PUBREL with their original ids
@@ -620,6 +627,12 @@ export class MqttClient extends TypedEmitter<ClientEvents> {
       this.#inflight.clear();
       this.#queue = restart.concat(this.#queue);
       if (reconnected) this.#resubscribe();
+    }
+    if (!reconnected) {
+      // A resumed session's messages can arrive in the same chunk as CONNACK, before the caller of
+      // connect() could attach a listener; they are delivered once its continuation has run.
+      this.#held = [];
+      setTimeout(() => this.#releaseHeld(), 0);
     }
     for (const request of this.#requests.values()) this.#send(request.packet);
     this.#drain();
@@ -827,7 +840,9 @@ export class MqttClient extends TypedEmitter<ClientEvents> {
       link.settle?.(new MqttError(reasonCode, `connection refused: ${text}`));
       return;
     }
-    link.settle?.(undefined, packet);
+    // Synchronously: packets that follow CONNACK in the same chunk belong to the new session.
+    const info = this.#onConnected(link, packet);
+    link.settle?.(undefined, info);
   }
 
   async #onAuth(link: Link, packet: AuthPacket): Promise<void> {
@@ -898,8 +913,19 @@ export class MqttClient extends TypedEmitter<ClientEvents> {
         }
       }
     }
+    if (this.#held) this.#held.push(message);
+    else this.#emitMessage(message);
+  }
+
+  #emitMessage(message: Message): void {
     this.emit('message', message);
     for (const stream of this.#streams) stream.push(message);
+  }
+
+  #releaseHeld(): void {
+    const held = this.#held;
+    this.#held = undefined;
+    if (held && this.#state !== 'closed') for (const message of held) this.#emitMessage(message);
   }
 
   #onPubrel(packetId: number): void {
