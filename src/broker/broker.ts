@@ -1,0 +1,657 @@
+import type { Duplex } from 'node:stream';
+import { type Authenticator, type Authorizer, allowAllAuthenticator, allowAllAuthorizer } from '../auth/types.js';
+import type { Properties, ProtocolVersion, QoS } from '../protocol/packets.js';
+import { ReasonCode } from '../protocol/reason-codes.js';
+import { MemoryStore } from '../store/memory/index.js';
+import type { Store, StoredWill } from '../store/types.js';
+import { parseSharedFilter, RetainedTree } from '../topics/index.js';
+import { type Clock, systemClock } from '../util/clock.js';
+import { type Logger, silentLogger } from '../util/logger.js';
+import { TypedEmitter } from '../util/typed-emitter.js';
+import { Connection } from './connection.js';
+import type { BrokerHooks, PublishedEvent } from './hooks.js';
+import { createMessage, fromStored, type Message, ownPayload, toStored } from './message.js';
+import { Session, type SessionHost, type SessionSubscription } from './session.js';
+import { type ReadCheck, type RouteResult, SubscriptionIndex } from './subscriptions.js';
+import { SysTopics } from './sys.js';
+import { Wills } from './wills.js';
+
+export interface ConnectionMeta {
+  remoteAddress?: string;
+  listener?: string;
+  loopbackOnly?: boolean;
+  certificateCommonName?: string;
+}
+
+export interface BrokerOptions {
+  logger?: Logger;
+  clock?: Clock;
+  /** Persistence; default a new MemoryStore. */
+  store?: Store;
+  authenticator?: Authenticator;
+  authorizer?: Authorizer;
+  hooks?: BrokerHooks;
+  /** Anonymous clients (no username) are accepted only on loopbackOnly connections unless true. Default false. */
+  allowAnonymous?: boolean;
+  /** Largest packet accepted from clients, and announced as Maximum Packet Size. Default 268,435,460 (no limit). */
+  maxPacketSize?: number;
+  /** Server Keep Alive cap in seconds. Default 65535 (no cap). */
+  maxKeepAlive?: number;
+  /** Milliseconds a connection may take to send CONNECT. Default 10000. */
+  connectTimeoutMs?: number;
+  /** Receive Maximum announced to clients (inbound QoS 1/2 in flight per connection). Default 65535. */
+  receiveMaximum?: number;
+  /** Topic Alias Maximum announced to clients. Default 65535. */
+  topicAliasMaximum?: number;
+  /** Outbound in-flight cap per session, whatever the client's Receive Maximum. Default 65535. */
+  maxInflight?: number;
+  /** Queued messages per session. Default 1000. */
+  maxQueuedMessages?: number;
+  /** Queued bytes per session. Default 64 MiB. */
+  maxQueuedBytes?: number;
+  /** Queue QoS 0 messages for offline persistent sessions. Default false. */
+  queueQos0Offline?: boolean;
+  /** Cap on the Session Expiry Interval a client may ask for, seconds. Default 0xFFFFFFFF (none). */
+  maxSessionExpiryInterval?: number;
+  /** Default true. */
+  retainAvailable?: boolean;
+  /** Maximum QoS granted. Default 2. */
+  maximumQoS?: QoS;
+  /** $SYS period in seconds; 0 turns $SYS off. Default 10. */
+  sysIntervalSeconds?: number;
+  /** Bytes a connection may have waiting in its socket before deliveries queue (QoS 1/2) or drop (QoS 0). Default 1 MiB. */
+  maxWriteBufferBytes?: number;
+  /** Response Information prefix sent when a client requests it; the client id is appended. Default 'response/'. */
+  responseInformationPrefix?: string;
+  version?: string;
+}
+
+/** The options with their defaults applied. */
+export interface BrokerConfig {
+  allowAnonymous: boolean;
+  maxPacketSize: number;
+  maxKeepAlive: number;
+  connectTimeoutMs: number;
+  receiveMaximum: number;
+  topicAliasMaximum: number;
+  maxInflight: number;
+  maxQueuedMessages: number;
+  maxQueuedBytes: number;
+  queueQos0Offline: boolean;
+  maxSessionExpiryInterval: number;
+  retainAvailable: boolean;
+  maximumQoS: QoS;
+  sysIntervalSeconds: number;
+  maxWriteBufferBytes: number;
+  responseInformationPrefix: string;
+  version: string;
+}
+
+export interface ClientInfo {
+  clientId: string;
+  username?: string;
+  protocolVersion: ProtocolVersion;
+  remoteAddress?: string;
+  listener?: string;
+}
+
+export type BrokerEvents = {
+  clientConnected: [client: ClientInfo & { sessionPresent: boolean }];
+  clientDisconnected: [client: ClientInfo & { reasonCode: number | undefined }];
+  published: [event: PublishedEvent];
+  subscribed: [event: { clientId: string; topicFilter: string; qos: QoS }];
+  sessionExpired: [clientId: string];
+  error: [error: Error];
+};
+
+const NO_LIMIT = 268_435_460;
+const NEVER = 0xffffffff;
+const MAX_TIMER_MS = 0x7fffffff;
+
+/** Counters, plain integers (DESIGN.md). The counts of things are read from the structures that hold them. */
+export class BrokerStats {
+  clientsConnected = 0;
+  messagesReceived = 0;
+  messagesSent = 0;
+  bytesReceived = 0;
+  bytesSent = 0;
+  droppedMessages = 0;
+  readonly #broker: Broker;
+
+  constructor(broker: Broker) {
+    this.#broker = broker;
+  }
+
+  get subscriptions(): number {
+    return this.#broker.subscriptions.size;
+  }
+
+  get retained(): number {
+    return this.#broker.retained.size;
+  }
+
+  get sessions(): number {
+    return this.#broker.sessions.size;
+  }
+
+  toJSON(): Record<string, number> {
+    return {
+      clientsConnected: this.clientsConnected,
+      messagesReceived: this.messagesReceived,
+      messagesSent: this.messagesSent,
+      bytesReceived: this.bytesReceived,
+      bytesSent: this.bytesSent,
+      droppedMessages: this.droppedMessages,
+      subscriptions: this.subscriptions,
+      retained: this.retained,
+      sessions: this.sessions,
+    };
+  }
+}
+
+/**
+ * The MQTT broker, on one node: the composition root that owns sessions, the subscription index, the retained
+ * messages and the store, and serves connections over any Duplex.
+ */
+export class Broker extends TypedEmitter<BrokerEvents> implements SessionHost {
+  readonly config: BrokerConfig;
+  readonly logger: Logger;
+  readonly clock: Clock;
+  readonly store: Store;
+  readonly authenticator: Authenticator;
+  readonly authorizer: Authorizer;
+  readonly hooks: BrokerHooks;
+  readonly stats: BrokerStats;
+  /** Every session, connected or not, by client id. */
+  readonly sessions = new Map<string, Session>();
+  readonly subscriptions = new SubscriptionIndex();
+  readonly retained = new RetainedTree<Message>();
+  readonly connections = new Set<Connection>();
+  readonly limits: SessionHost['limits'];
+  /** False when the authorizer is the allow-all default, so the hot path skips the calls. */
+  readonly checkPublish: boolean;
+  readonly checkSubscribe: boolean;
+  readonly #readCheck: ReadCheck;
+  readonly #wills: Wills;
+  readonly #sys: SysTopics;
+  readonly #route: RouteResult = { deliveries: 0, persisted: false };
+  #state: 'new' | 'starting' | 'running' | 'closing' | 'closed' = 'new';
+
+  constructor(options: BrokerOptions = {}) {
+    super();
+    this.config = {
+      allowAnonymous: options.allowAnonymous ?? false,
+      maxPacketSize: options.maxPacketSize ?? NO_LIMIT,
+      maxKeepAlive: options.maxKeepAlive ?? 65535,
+      connectTimeoutMs: options.connectTimeoutMs ?? 10_000,
+      receiveMaximum: options.receiveMaximum ?? 65535,
+      topicAliasMaximum: options.topicAliasMaximum ?? 65535,
+      maxInflight: options.maxInflight ?? 65535,
+      maxQueuedMessages: options.maxQueuedMessages ?? 1000,
+      maxQueuedBytes: options.maxQueuedBytes ?? 64 * 1024 * 1024,
+      queueQos0Offline: options.queueQos0Offline ?? false,
+      maxSessionExpiryInterval: options.maxSessionExpiryInterval ?? NEVER,
+      retainAvailable: options.retainAvailable ?? true,
+      maximumQoS: options.maximumQoS ?? 2,
+      sysIntervalSeconds: options.sysIntervalSeconds ?? 10,
+      maxWriteBufferBytes: options.maxWriteBufferBytes ?? 1024 * 1024,
+      responseInformationPrefix: options.responseInformationPrefix ?? 'response/',
+      version: options.version ?? '0.1.0',
+    };
+    this.logger = options.logger ?? silentLogger();
+    this.clock = options.clock ?? systemClock;
+    this.store = options.store ?? new MemoryStore();
+    this.authenticator = options.authenticator ?? allowAllAuthenticator;
+    this.authorizer = options.authorizer ?? allowAllAuthorizer;
+    this.hooks = options.hooks ?? {};
+    this.stats = new BrokerStats(this);
+    this.limits = {
+      maxQueuedMessages: this.config.maxQueuedMessages,
+      maxQueuedBytes: this.config.maxQueuedBytes,
+      queueQos0Offline: this.config.queueQos0Offline,
+    };
+    const custom = this.authorizer !== allowAllAuthorizer;
+    this.checkPublish = custom;
+    this.checkSubscribe = custom;
+    const authorizer = this.authorizer;
+    this.#readCheck = custom
+      ? (session, topic) => authorizer.canRead({ clientId: session.clientId, username: session.username }, topic)
+      : undefined;
+    this.#wills = new Wills(this);
+    this.#sys = new SysTopics(this, this.config.sysIntervalSeconds);
+  }
+
+  /** Opens the store, loads sessions and retained messages, starts timers. Must be awaited before handle(). */
+  async start(): Promise<void> {
+    if (this.#state !== 'new') throw new Error('Broker.start() may be called once');
+    this.#state = 'starting';
+    await this.store.open();
+    await this.#load();
+    this.#state = 'running';
+    this.#sys.start();
+  }
+
+  /** Serves one MQTT connection over any Duplex (TCP, TLS, WebSocket stream, in-memory pair). */
+  handle(stream: Duplex, meta: ConnectionMeta = {}): void {
+    if (this.#state !== 'running') {
+      stream.destroy();
+      return;
+    }
+    this.connections.add(new Connection(this, stream, meta));
+  }
+
+  /** Graceful stop: MQTT 5 clients get DISCONNECT 0x8B, others are closed; the store is flushed and closed. */
+  async close(): Promise<void> {
+    if (this.#state === 'closed' || this.#state === 'closing') return;
+    const wasRunning = this.#state === 'running';
+    this.#state = 'closing';
+    this.#sys.stop();
+    for (const connection of [...this.connections]) {
+      // [MQTT-4.13.2-1]? the server may send DISCONNECT 0x8B Server shutting down.
+      if (connection.ready && connection.version === 5) connection.disconnect(ReasonCode.ServerShuttingDown);
+      else connection.end(ReasonCode.ServerShuttingDown);
+    }
+    for (const session of this.sessions.values()) {
+      if (session.expiryTimer) clearTimeout(session.expiryTimer);
+      if (session.willTimer) clearTimeout(session.willTimer);
+      session.expiryTimer = undefined;
+      session.willTimer = undefined;
+    }
+    if (wasRunning) {
+      await this.store.commit();
+      await this.store.close();
+    }
+    this.#state = 'closed';
+  }
+
+  /** Publishes from the embedding application, routed like a client's message; resolves once committed. */
+  async publish(message: {
+    topic: string;
+    payload: Buffer | string;
+    qos?: QoS;
+    retain?: boolean;
+    properties?: Properties;
+  }): Promise<void> {
+    const payload = typeof message.payload === 'string' ? Buffer.from(message.payload) : Buffer.from(message.payload);
+    const expiry = message.properties?.messageExpiryInterval;
+    const routed = createMessage(
+      message.topic,
+      payload,
+      message.qos ?? 0,
+      message.retain ?? false,
+      stripPerHop(message.properties),
+      expiry === undefined ? undefined : this.clock.now() + expiry * 1000,
+      undefined,
+      true,
+    );
+    this.routeMessage(routed, undefined);
+    await this.store.commit();
+  }
+
+  // ---- internal API used by Connection, handlers, Session, Wills and SysTopics ----
+
+  now(): number {
+    return this.clock.now();
+  }
+
+  dropped(_reason: 'queueFull' | 'expired' | 'tooLarge' | 'backpressure'): void {
+    this.stats.droppedMessages++;
+  }
+
+  countDropped(): void {
+    this.stats.droppedMessages++;
+  }
+
+  /** Routes a message: retained store first, then every matching session. The result object is reused. */
+  routeMessage(message: Message, from: Connection | undefined): RouteResult {
+    const result = this.#route;
+    result.deliveries = 0;
+    result.persisted = false;
+    if (message.retain && this.config.retainAvailable) this.#retain(message, result);
+    this.subscriptions.route(message, this.#readCheck, result);
+    const onPublished = this.hooks.onPublished;
+    if (onPublished || this.hasListeners('published')) {
+      const event: PublishedEvent = {
+        client: from?.hookClient,
+        topic: message.topic,
+        payload: message.payload,
+        qos: message.qos,
+        retain: message.retain,
+        properties: message.properties,
+        deliveries: result.deliveries,
+      };
+      try {
+        onPublished?.(event);
+      } catch (error) {
+        this.logger.error({ err: error }, 'onPublished hook failed');
+      }
+      this.emit('published', event);
+    }
+    return result;
+  }
+
+  /** Delivers the retained messages matching a new subscription (RETAIN=1 [MQTT-3.3.1-8]). */
+  sendRetained(session: Session, subscription: SessionSubscription): void {
+    const now = this.clock.now();
+    const expired: string[] = [];
+    const ids = subscription.subscriptionIdentifier === undefined ? undefined : [subscription.subscriptionIdentifier];
+    for (const [topic, message] of this.retained.match(subscription.filter)) {
+      if (message.expiresAt !== undefined && message.expiresAt <= now) {
+        expired.push(topic);
+        continue;
+      }
+      if (this.#readCheck && !this.#readCheck(session, topic)) continue;
+      const qos = Math.min(message.qos, subscription.qos) as QoS;
+      session.deliver(message, qos, true, ids, undefined);
+    }
+    for (const topic of expired) {
+      this.retained.delete(topic);
+      this.store.deleteRetained(topic);
+    }
+  }
+
+  /** A retained $SYS message from the broker itself. */
+  publishSys(topic: string, value: string): void {
+    const message = createMessage(topic, Buffer.from(value), 0, true, undefined, undefined, undefined, true);
+    this.routeMessage(message, undefined);
+  }
+
+  publishWill(clientId: string, username: string | undefined, will: StoredWill): void {
+    const topic = will.topic;
+    if (topic.startsWith('$SYS/') || topic === '$SYS') return;
+    if (this.checkPublish && !this.authorizer.canPublish({ clientId, username }, topic, will.qos, will.retain)) return;
+    const { messageExpiryInterval, ...rest } = will.properties ?? {};
+    let properties: Properties | undefined = rest;
+    if (Object.keys(rest).length === 0) properties = undefined;
+    const message = createMessage(
+      topic,
+      will.payload,
+      will.qos,
+      will.retain,
+      properties,
+      messageExpiryInterval === undefined ? undefined : this.clock.now() + messageExpiryInterval * 1000,
+      clientId,
+      true,
+    );
+    this.routeMessage(message, undefined);
+  }
+
+  emitSubscribed(connection: Connection, subscription: SessionSubscription): void {
+    if (!this.hasListeners('subscribed')) return;
+    this.emit('subscribed', {
+      clientId: connection.clientId,
+      topicFilter: subscription.topicFilter,
+      qos: subscription.qos,
+    });
+  }
+
+  /** CONNECT accepted: take over or resume the session, send CONNACK, re-send what is unacknowledged. */
+  acceptConnection(
+    connection: Connection,
+    options: { clean: boolean; sessionExpiry: number; keepAlive: number; connackProperties: Properties | undefined },
+  ): void {
+    if (this.#state !== 'running') {
+      connection.refuse(ReasonCode.ServerUnavailable);
+      return;
+    }
+    const clientId = connection.clientId;
+    let session = this.sessions.get(clientId);
+    const previous = session?.connection;
+    if (previous && previous !== connection) {
+      // [MQTT-3.1.4-3] session takeover: the existing connection is closed (5.0: DISCONNECT 0x8E).
+      previous.takenOver = { clean: options.clean };
+      previous.disconnect(ReasonCode.SessionTakenOver);
+      session = this.sessions.get(clientId);
+    }
+    if (session && options.clean) {
+      // [MQTT-3.1.2-4] Clean Start: discard the existing session (its pending will is published now).
+      this.endSession(session, false);
+      session = undefined;
+    }
+    let sessionPresent = false;
+    if (session) {
+      // [MQTT-3.1.2-5] resume; the delayed will is cancelled [MQTT-3.1.3-10].
+      sessionPresent = true;
+      this.#wills.settle(session, false);
+      if (session.expiryTimer) clearTimeout(session.expiryTimer);
+      session.expiryTimer = undefined;
+      session.expiresAt = undefined;
+    } else {
+      session = new Session(clientId, connection.version, this);
+      this.sessions.set(clientId, session);
+    }
+    const wasPersistent = session.persistent;
+    session.protocolVersion = connection.version;
+    session.username = connection.username;
+    session.expiryInterval = options.sessionExpiry;
+    session.connection = connection;
+    connection.session = session;
+    if (session.persistent) {
+      if (!wasPersistent) session.persistAll();
+      else this.store.putSession(session.toRecord());
+    } else if (wasPersistent) {
+      this.store.deleteSession(clientId);
+    }
+    connection.state = 'connected';
+
+    const v5 = connection.version === 5;
+    const config = this.config;
+    let properties: Properties | undefined;
+    if (v5) {
+      properties = { ...options.connackProperties };
+      properties.receiveMaximum = config.receiveMaximum;
+      if (config.maxPacketSize < NO_LIMIT) properties.maximumPacketSize = config.maxPacketSize;
+      properties.topicAliasMaximum = config.topicAliasMaximum;
+      if (!config.retainAvailable) properties.retainAvailable = 0;
+      if (config.maximumQoS < 2) properties.maximumQoS = config.maximumQoS;
+    }
+    // [MQTT-3.2.0-1] CONNACK is the first packet the server sends; [MQTT-3.2.2-2] Session Present.
+    connection.send({
+      type: 'connack',
+      sessionPresent: connection.version === 3 ? false : sessionPresent,
+      reasonCode: 0,
+      properties,
+    });
+    this.stats.clientsConnected++;
+    session.resend();
+    session.pump();
+
+    const info = this.#clientInfo(connection);
+    this.emit('clientConnected', { ...info, sessionPresent });
+    const onConnect = this.hooks.onConnect;
+    if (onConnect && connection.hookClient) {
+      try {
+        onConnect({
+          client: connection.hookClient,
+          sessionPresent,
+          cleanStart: options.clean,
+          keepAlive: options.keepAlive,
+        });
+      } catch (error) {
+        this.logger.error({ err: error, clientId }, 'onConnect hook failed');
+      }
+    }
+    this.logger.debug({ clientId, sessionPresent, protocolVersion: connection.version }, 'client connected');
+  }
+
+  /** A connection ended (any way). Called once per connection. */
+  connectionClosed(connection: Connection, wasConnected: boolean, reasonCode: number | undefined): void {
+    this.connections.delete(connection);
+    if (!wasConnected) return;
+    this.stats.clientsConnected--;
+    const session = connection.session;
+    if (!session || session.connection !== connection) return;
+    session.connection = undefined;
+
+    // Shared subscriptions: what this member did not acknowledge goes to another member (5.0 section 4.8.2).
+    const shared = session.takeSharedMessages();
+    for (const { message, group } of shared) this.subscriptions.deliverShared(group, message, this.#readCheck, session);
+
+    if (session.expiryInterval !== 0 && session.expiryInterval !== NEVER) {
+      session.expiresAt = this.clock.now() + session.expiryInterval * 1000;
+    }
+    let willPending = false;
+    const will = connection.will;
+    if (will) {
+      const takenOver = connection.takenOver;
+      if (takenOver && !takenOver.clean && will.delayInterval > 0) {
+        // The new connection resumes the session before the delay ends: no will (5.0 section 3.1.3.2.2).
+      } else {
+        // [MQTT-3.1.3-9] published after the Will Delay Interval or when the session ends, whichever is first.
+        const delay = takenOver?.clean ? 0 : Math.min(will.delayInterval, session.expiryInterval);
+        willPending = delay > 0;
+        this.#wills.schedule(session, will, delay);
+      }
+    }
+
+    if (session.expiryInterval === 0) {
+      this.endSession(session, true);
+    } else {
+      // With a pending will, Wills.schedule wrote the record (will and its due time included).
+      if (!session.pendingWill) this.store.putSession(session.toRecord());
+      this.#scheduleExpiry(session);
+    }
+
+    const info = this.#clientInfo(connection);
+    this.emit('clientDisconnected', { ...info, reasonCode: reasonCode ?? connection.disconnectReason });
+    const onDisconnect = this.hooks.onDisconnect;
+    if (onDisconnect && connection.hookClient) {
+      try {
+        onDisconnect({
+          client: connection.hookClient,
+          reasonCode: reasonCode ?? connection.disconnectReason,
+          willPending,
+        });
+      } catch (error) {
+        this.logger.error({ err: error, clientId: connection.clientId }, 'onDisconnect hook failed');
+      }
+    }
+    this.logger.debug({ clientId: connection.clientId, reasonCode }, 'client disconnected');
+  }
+
+  /** A DISCONNECT changed the Session Expiry Interval (5.0 section 3.14.2.2.2). */
+  setSessionExpiry(session: Session, seconds: number): void {
+    const wasPersistent = session.persistent;
+    session.expiryInterval = seconds;
+    if (session.persistent && !wasPersistent) session.persistAll();
+    else if (session.persistent) this.store.putSession(session.toRecord());
+    else if (wasPersistent) this.store.deleteSession(session.clientId);
+  }
+
+  /** Ends a session: subscriptions removed, messages dropped, its pending will published [MQTT-3.1.3-9]. */
+  endSession(session: Session, expired: boolean): void {
+    if (session.ended) return;
+    session.ended = true;
+    if (session.expiryTimer) clearTimeout(session.expiryTimer);
+    session.expiryTimer = undefined;
+    this.#wills.settle(session, true);
+    for (const subscription of session.subscriptions.values()) this.subscriptions.remove(session, subscription);
+    if (this.sessions.get(session.clientId) === session) this.sessions.delete(session.clientId);
+    const shared = session.takeSharedMessages();
+    for (const { message, group } of shared) this.subscriptions.deliverShared(group, message, this.#readCheck, session);
+    session.clearMessages();
+    this.store.deleteSession(session.clientId);
+    if (expired && session.expiryInterval !== 0) this.emit('sessionExpired', session.clientId);
+  }
+
+  #scheduleExpiry(session: Session): void {
+    if (session.expiryTimer) clearTimeout(session.expiryTimer);
+    session.expiryTimer = undefined;
+    const at = session.expiresAt;
+    if (at === undefined) return;
+    const fire = (): void => {
+      session.expiryTimer = undefined;
+      if (session.connection || session.ended || session.expiresAt === undefined) return;
+      const left = session.expiresAt - this.clock.now();
+      if (left > 0) {
+        session.expiryTimer = setTimeout(fire, Math.min(left, MAX_TIMER_MS));
+        session.expiryTimer.unref?.();
+        return;
+      }
+      this.logger.debug({ clientId: session.clientId }, 'session expired');
+      this.endSession(session, true);
+    };
+    session.expiryTimer = setTimeout(fire, Math.min(Math.max(at - this.clock.now(), 0), MAX_TIMER_MS));
+    session.expiryTimer.unref?.();
+  }
+
+  #retain(message: Message, result: RouteResult): void {
+    const topic = message.topic;
+    if (message.payload.length === 0) {
+      // [MQTT-3.3.1-10] / [MQTT-3.3.1-11] an empty retained message clears the topic and is not stored.
+      if (this.retained.delete(topic)) {
+        this.store.deleteRetained(topic);
+        result.persisted = true;
+      }
+      return;
+    }
+    // [MQTT-3.3.1-5] store it, replacing any previous retained message on the topic.
+    ownPayload(message);
+    this.retained.set(topic, message);
+    this.store.putRetained(toStored(message));
+    result.persisted = true;
+  }
+
+  async #load(): Promise<void> {
+    const store = this.store;
+    const now = this.clock.now();
+    for (const stored of await store.loadRetained()) {
+      if (stored.expiresAt !== undefined && stored.expiresAt <= now) store.deleteRetained(stored.topic);
+      else this.retained.set(stored.topic, fromStored(stored));
+    }
+    const pendingWills: [Session, StoredWill, number][] = [];
+    for (const record of await store.loadSessions()) {
+      const session = new Session(record.clientId, record.protocolVersion, this);
+      session.expiryInterval = record.expiryInterval;
+      session.username = record.username;
+      // A session that was connected when the broker stopped starts its expiry now.
+      session.expiresAt =
+        record.expiresAt ?? (record.expiryInterval === NEVER ? undefined : now + record.expiryInterval * 1000);
+      if (session.expiresAt !== undefined && session.expiresAt <= now) {
+        if (record.will) this.publishWill(record.clientId, record.username, record.will);
+        store.deleteSession(record.clientId);
+        continue;
+      }
+      for (const subscription of await store.getSubscriptions(record.clientId)) {
+        let filter = subscription.topicFilter;
+        let group: string | undefined;
+        try {
+          const shared = parseSharedFilter(filter);
+          if (shared) {
+            filter = shared.filter;
+            group = shared.group;
+          }
+        } catch {
+          continue;
+        }
+        const entry: SessionSubscription = { ...subscription, filter, group };
+        session.subscriptions.set(subscription.topicFilter, entry);
+        this.subscriptions.add(session, entry);
+      }
+      session.restore(
+        await store.readQueue(record.clientId, 0, this.config.maxQueuedMessages),
+        await store.getInflight(record.clientId),
+        await store.getIncomingQos2(record.clientId),
+      );
+      this.sessions.set(record.clientId, session);
+      this.#scheduleExpiry(session);
+      if (record.will && record.willAt !== undefined) pendingWills.push([session, record.will, record.willAt]);
+    }
+    for (const [session, will, at] of pendingWills) this.#wills.restore(session, will, at);
+    await store.commit();
+  }
+
+  #clientInfo(connection: Connection): ClientInfo {
+    const info: ClientInfo = { clientId: connection.clientId, protocolVersion: connection.version };
+    if (connection.username !== undefined) info.username = connection.username;
+    if (connection.meta.remoteAddress !== undefined) info.remoteAddress = connection.meta.remoteAddress;
+    if (connection.meta.listener !== undefined) info.listener = connection.meta.listener;
+    return info;
+  }
+}
+
+function stripPerHop(properties: Properties | undefined): Properties | undefined {
+  if (!properties) return undefined;
+  const { topicAlias, subscriptionIdentifiers, messageExpiryInterval, ...rest } = properties;
+  return Object.keys(rest).length > 0 ? rest : undefined;
+}

@@ -1,0 +1,503 @@
+import type { Duplex } from 'node:stream';
+import { Decoder } from '../protocol/decoder.js';
+import { encode, encodePublishShared, withPacketId } from '../protocol/encoder.js';
+import { MqttError } from '../protocol/errors.js';
+import type { Packet, Properties, ProtocolVersion, PublishPacket, QoS } from '../protocol/packets.js';
+import { connackReturnCodeFor, ReasonCode, reasonName } from '../protocol/reason-codes.js';
+import type { StoredWill } from '../store/types.js';
+import type { Broker, ConnectionMeta } from './broker.js';
+import { handleAuth } from './handlers/auth.js';
+import { handleConnect } from './handlers/connect.js';
+import { handleDisconnect } from './handlers/disconnect.js';
+import { handlePingreq } from './handlers/pingreq.js';
+import { handlePuback } from './handlers/puback.js';
+import { handlePubcomp } from './handlers/pubcomp.js';
+import { handlePublish } from './handlers/publish.js';
+import { handlePubrec } from './handlers/pubrec.js';
+import { handlePubrel } from './handlers/pubrel.js';
+import { handleSubscribe } from './handlers/subscribe.js';
+import { handleUnsubscribe } from './handlers/unsubscribe.js';
+import type { AuthEvent, AuthResult, HookClient } from './hooks.js';
+import type { KeepAlive } from './keep-alive.js';
+import { formIndex, type Message } from './message.js';
+import type { Session } from './session.js';
+
+export type ConnectionState = 'awaitConnect' | 'authenticating' | 'connected' | 'closed';
+
+const NO_LIMIT = 268_435_460;
+
+/**
+ * One network connection's protocol state machine: bytes in through the decoder, one dispatch switch to a
+ * handler per packet type, and outgoing packets collected and written once per tick.
+ */
+export class Connection {
+  readonly broker: Broker;
+  readonly stream: Duplex;
+  readonly meta: ConnectionMeta;
+  readonly decoder: Decoder;
+  state: ConnectionState = 'awaitConnect';
+  version: ProtocolVersion = 4;
+  clientId = '';
+  username: string | undefined;
+  session: Session | undefined;
+  hookClient: HookClient | undefined;
+  keepAlive: KeepAlive | undefined;
+  /** Session Expiry Interval the CONNECT asked for (0 forbids setting one on DISCONNECT [MQTT-3.14.2-2]). */
+  connectSessionExpiry = 0;
+
+  // What the client told us in CONNECT (MQTT 5), defaults per spec.
+  clientReceiveMaximum = 65535;
+  clientMaximumPacketSize = NO_LIMIT;
+  clientTopicAliasMaximum = 0;
+  /** Request Problem Information: when false, no Reason String / User Properties except on PUBLISH, CONNACK, DISCONNECT. */
+  problemInformation = true;
+
+  will: StoredWill | undefined;
+  /** The reason code of a DISCONNECT received (undefined: connection dropped). */
+  disconnectReason: number | undefined;
+  /** Set when another connection took the session over; true when that one started clean. */
+  takenOver: { clean: boolean } | undefined;
+  /** Authentication Method of an enhanced authentication in progress or done. */
+  authMethod: string | undefined;
+  /** The next step of an enhanced authentication exchange (set by the CONNECT and AUTH handlers). */
+  continueAuth: ((result: AuthResult | undefined) => void) | undefined;
+  /** Packets received while CONNECT is being authenticated, handled once CONNACK is sent. */
+  pendingPackets: Packet[] | undefined;
+
+  /** Inbound topic aliases (MQTT 5 section 3.3.2.3.4). */
+  readonly inboundAliases = new Map<number, string>();
+  /** Outbound topic aliases, when the client allows them. */
+  outboundAliases: Map<string, number> | undefined;
+  /** Inbound QoS 1 messages whose PUBACK awaits a store commit (they count toward our Receive Maximum). */
+  inboundQos1 = 0;
+
+  #out: Buffer[] = [];
+  #outBytes = 0;
+  #flushScheduled = false;
+  #acks: Buffer[] = [];
+  #acksQos1: number[] = [];
+  #committing: Buffer[] | undefined;
+  #committingQos1 = 0;
+  #connectTimer: NodeJS.Timeout | undefined;
+  #closeTimer: NodeJS.Timeout | undefined;
+
+  constructor(broker: Broker, stream: Duplex, meta: ConnectionMeta) {
+    this.broker = broker;
+    this.stream = stream;
+    this.meta = meta;
+    this.decoder = new Decoder(this.#dispatch, { maximumPacketSize: broker.config.maxPacketSize });
+    stream.on('data', this.#onData);
+    stream.on('end', this.#onEnd);
+    stream.on('error', this.#onError);
+    stream.on('close', this.#onClose);
+    stream.on('drain', this.#onDrain);
+    // A connection that sends no CONNECT in time is closed (MQTT 3.1.4 non-normative, Mosquitto and EMQX do it).
+    this.#connectTimer = setTimeout(this.#onConnectTimeout, broker.config.connectTimeoutMs);
+    this.#connectTimer.unref?.();
+  }
+
+  /** Connected: CONNACK sent, packets flow. */
+  get ready(): boolean {
+    return this.state === 'connected';
+  }
+
+  /** Room in the socket for more deliveries (explicit backpressure, DESIGN.md). */
+  canWrite(): boolean {
+    return this.#outBytes + this.stream.writableLength < this.broker.config.maxWriteBufferBytes;
+  }
+
+  clearConnectTimer(): void {
+    if (this.#connectTimer) clearTimeout(this.#connectTimer);
+    this.#connectTimer = undefined;
+  }
+
+  /** Queues a packet's bytes; everything queued in one tick is written together. */
+  sendBytes(bytes: Buffer): void {
+    this.#out.push(bytes);
+    this.#outBytes += bytes.length;
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      queueMicrotask(this.#flush);
+    }
+  }
+
+  send(packet: Packet): void {
+    if (this.state === 'closed') return;
+    this.sendBytes(encode(packet, this.version));
+  }
+
+  /** A PUBACK/PUBREC that may have to wait for the store to commit the message it acknowledges. */
+  sendAck(bytes: Buffer, needsCommit: boolean, qos1: boolean): void {
+    if (!needsCommit && this.#acks.length === 0 && this.#committing === undefined) {
+      this.sendBytes(bytes);
+      return;
+    }
+    this.#acks.push(bytes);
+    if (qos1) {
+      this.inboundQos1++;
+      this.#acksQos1.push(1);
+    } else this.#acksQos1.push(0);
+  }
+
+  /**
+   * Sends a PUBLISH to this client. Encodes once per distinct form and shares the bytes (DESIGN.md), except when
+   * the packet carries per-client parts (subscription identifiers, remaining expiry, a topic alias).
+   * Returns false when the packet exceeds the client's Maximum Packet Size and was dropped [MQTT-3.1.2-25].
+   */
+  sendPublish(
+    message: Message,
+    qos: QoS,
+    retain: boolean,
+    subscriptionIdentifiers: number[] | undefined,
+    packetId: number,
+    dup: boolean,
+  ): boolean {
+    if (this.state === 'closed') return false;
+    const v5 = this.version === 5;
+    let bytes: Buffer;
+    let alias: { topic: string; alias: number } | undefined;
+    if (
+      !v5 ||
+      (subscriptionIdentifiers === undefined && message.expiresAt === undefined && this.clientTopicAliasMaximum === 0)
+    ) {
+      if (!message.forms) message.forms = new Array(12);
+      const index = formIndex(v5, qos, retain);
+      let form = message.forms[index];
+      if (!form) {
+        form = encodePublishShared(
+          {
+            type: 'publish',
+            topic: message.topic,
+            payload: message.payload,
+            qos,
+            retain,
+            dup: false,
+            properties: v5 ? message.properties : undefined,
+          },
+          v5 ? 5 : 4,
+        );
+        message.forms[index] = form;
+      }
+      bytes = qos === 0 ? form.bytes : withPacketId(form, packetId, dup);
+    } else {
+      const properties: Properties = message.properties ? { ...message.properties } : {};
+      if (subscriptionIdentifiers) properties.subscriptionIdentifiers = subscriptionIdentifiers;
+      if (message.expiresAt !== undefined) {
+        const ms = message.expiresAt - this.broker.clock.now();
+        if (ms <= 0 && !dup) {
+          // [MQTT-3.3.2-5] expired before onward delivery started.
+          this.broker.countDropped();
+          return false;
+        }
+        // [MQTT-3.3.2-6] the interval sent is the received one minus the time waited.
+        properties.messageExpiryInterval = ms <= 0 ? 1 : Math.ceil(ms / 1000);
+      }
+      let topic = message.topic;
+      if (this.clientTopicAliasMaximum > 0) {
+        if (!this.outboundAliases) this.outboundAliases = new Map();
+        const aliases = this.outboundAliases;
+        const existing = aliases.get(topic);
+        if (existing !== undefined) {
+          properties.topicAlias = existing;
+          topic = '';
+        } else if (aliases.size < this.clientTopicAliasMaximum) {
+          alias = { topic, alias: aliases.size + 1 };
+          properties.topicAlias = alias.alias;
+        }
+      }
+      const packet: PublishPacket = { type: 'publish', topic, payload: message.payload, qos, retain, dup, properties };
+      if (qos > 0) packet.packetId = packetId;
+      bytes = encode(packet, 5);
+    }
+    if (bytes.length > this.clientMaximumPacketSize) {
+      // [MQTT-3.1.2-24] never send more than the client accepts; [MQTT-3.1.2-25] discard as if sent.
+      this.broker.countDropped();
+      return false;
+    }
+    if (alias) this.outboundAliases?.set(alias.topic, alias.alias);
+    this.broker.stats.messagesSent++;
+    this.sendBytes(bytes);
+    return true;
+  }
+
+  sendPubrel(packetId: number, reasonCode = 0): void {
+    this.send(reasonCode === 0 ? { type: 'pubrel', packetId } : { type: 'pubrel', packetId, reasonCode });
+  }
+
+  /** Reason String on acknowledgements only when the client allows problem information [MQTT-3.1.2-29]. */
+  problemProperties(reasonString: string | undefined): Properties | undefined {
+    if (this.version !== 5 || !this.problemInformation || !reasonString) return undefined;
+    return { reasonString };
+  }
+
+  /**
+   * Ends the connection for a reason: MQTT 5 gets DISCONNECT with the reason code [MQTT-4.13.1-1] (CONNACK if
+   * before one was sent), MQTT 3.1.1 a plain close.
+   */
+  disconnect(reasonCode: number, reasonString?: string): void {
+    if (this.state === 'closed') return;
+    if (this.state === 'connected' && this.version === 5) {
+      const packet: Packet = { type: 'disconnect', reasonCode };
+      if (reasonString) packet.properties = { reasonString };
+      this.send(packet);
+    }
+    this.end(reasonCode);
+  }
+
+  /** Refuses a CONNECT: CONNACK with the reason (3.1.1: the closest return code), then close. */
+  refuse(reasonCode: number, properties?: Properties): void {
+    if (this.state === 'closed') return;
+    if (this.version === 5) {
+      this.send({ type: 'connack', sessionPresent: false, reasonCode, properties });
+    } else {
+      this.send({ type: 'connack', sessionPresent: false, reasonCode: connackReturnCodeFor(reasonCode) });
+    }
+    this.end(reasonCode);
+  }
+
+  /** Flushes what is queued, half-closes, and tears the connection's state down now. */
+  end(reasonCode: number | undefined): void {
+    if (this.state === 'closed') return;
+    this.#flush();
+    this.#teardown(reasonCode);
+    this.stream.end();
+    // A peer that never closes its side is destroyed after a grace period.
+    this.#closeTimer = setTimeout(() => this.stream.destroy(), 2000);
+    this.#closeTimer.unref?.();
+  }
+
+  /** Handles packets that arrived during authentication, once CONNACK was sent. */
+  replayPending(): void {
+    const pending = this.pendingPackets;
+    this.pendingPackets = undefined;
+    if (!pending) return;
+    try {
+      for (const packet of pending) {
+        if (this.state !== 'connected') return;
+        this.#handle(packet);
+      }
+    } catch (error) {
+      this.#fail(error);
+    }
+    this.#afterInput();
+  }
+
+  /** Runs the onAuth hook (sync or async) and hands its answer to continueAuth. */
+  runAuth(event: AuthEvent): void {
+    const hooks = this.broker.hooks;
+    const next = this.continueAuth;
+    if (!hooks.onAuth || !next) {
+      next?.(undefined);
+      return;
+    }
+    let result: ReturnType<NonNullable<typeof hooks.onAuth>>;
+    try {
+      result = hooks.onAuth(event);
+    } catch (error) {
+      this.broker.logger.error({ err: error, clientId: this.clientId }, 'onAuth hook failed');
+      next({ action: 'fail', reasonCode: ReasonCode.UnspecifiedError });
+      return;
+    }
+    if (result instanceof Promise) {
+      result.then(next, (error: unknown) => {
+        this.broker.logger.error({ err: error, clientId: this.clientId }, 'onAuth hook failed');
+        next({ action: 'fail', reasonCode: ReasonCode.UnspecifiedError });
+      });
+    } else {
+      next(result);
+    }
+  }
+
+  /** Logs and closes after a protocol violation or an internal failure; only this connection is affected. */
+  fail(error: unknown): void {
+    this.#fail(error);
+  }
+
+  readonly #dispatch = (packet: Packet): void => {
+    if (this.state === 'authenticating') {
+      if (packet.type === 'auth' || packet.type === 'disconnect') {
+        this.#handle(packet);
+        return;
+      }
+      if (packet.type === 'connect') throw new MqttError(ReasonCode.ProtocolError, '[MQTT-3.1.0-2] second CONNECT');
+      if (!this.pendingPackets) this.pendingPackets = [];
+      const pending = this.pendingPackets;
+      if (pending.length >= 1000) throw new MqttError(ReasonCode.QuotaExceeded, 'too many packets before CONNACK');
+      pending.push(packet);
+      return;
+    }
+    this.#handle(packet);
+  };
+
+  #handle(packet: Packet): void {
+    switch (packet.type) {
+      case 'connect':
+        handleConnect(this, packet);
+        break;
+      case 'publish':
+        handlePublish(this, packet);
+        break;
+      case 'puback':
+        handlePuback(this, packet);
+        break;
+      case 'pubrec':
+        handlePubrec(this, packet);
+        break;
+      case 'pubrel':
+        handlePubrel(this, packet);
+        break;
+      case 'pubcomp':
+        handlePubcomp(this, packet);
+        break;
+      case 'subscribe':
+        handleSubscribe(this, packet);
+        break;
+      case 'unsubscribe':
+        handleUnsubscribe(this, packet);
+        break;
+      case 'pingreq':
+        handlePingreq(this);
+        break;
+      case 'disconnect':
+        handleDisconnect(this, packet);
+        break;
+      case 'auth':
+        handleAuth(this, packet);
+        break;
+      default:
+        // CONNACK, SUBACK, UNSUBACK, PINGRESP are sent by servers only.
+        throw new MqttError(ReasonCode.ProtocolError, `a client may not send ${packet.type.toUpperCase()}`);
+    }
+  }
+
+  readonly #onData = (chunk: Buffer): void => {
+    if (this.state === 'closed') return;
+    const broker = this.broker;
+    broker.stats.bytesReceived += chunk.length;
+    this.keepAlive?.touch(broker.clock.now());
+    try {
+      this.decoder.push(chunk);
+    } catch (error) {
+      this.#fail(error);
+      return;
+    }
+    this.#afterInput();
+  };
+
+  /** After a chunk: acknowledgements waiting for durability share one store commit. */
+  #afterInput(): void {
+    if (this.#acks.length === 0 || this.#committing !== undefined || this.state === 'closed') return;
+    this.#committing = this.#acks;
+    this.#committingQos1 = 0;
+    for (const q of this.#acksQos1) this.#committingQos1 += q;
+    this.#acks = [];
+    this.#acksQos1 = [];
+    this.broker.store.commit().then(this.#onCommitted, this.#onCommitFailed);
+  }
+
+  readonly #onCommitted = (): void => {
+    const acks = this.#committing;
+    this.#committing = undefined;
+    this.inboundQos1 -= this.#committingQos1;
+    this.#committingQos1 = 0;
+    if (!acks || this.state === 'closed') return;
+    for (const ack of acks) this.sendBytes(ack);
+    this.#afterInput();
+  };
+
+  readonly #onCommitFailed = (error: unknown): void => {
+    this.#committing = undefined;
+    this.broker.logger.error({ err: error, clientId: this.clientId }, 'store commit failed; closing the connection');
+    this.disconnect(ReasonCode.UnspecifiedError);
+  };
+
+  #fail(error: unknown): void {
+    if (this.state === 'closed') return;
+    const logger = this.broker.logger;
+    if (error instanceof MqttError) {
+      const code = error.reasonCode;
+      logger.info(
+        { clientId: this.clientId || undefined, remoteAddress: this.meta.remoteAddress, reason: reasonName(code) },
+        `closing connection: ${error.message}`,
+      );
+      if (this.state === 'awaitConnect' || this.state === 'authenticating') {
+        if (code === ReasonCode.UnsupportedProtocolVersion) {
+          // [MQTT-3.1.2-2] unsupported level: CONNACK 0x01 in the 3.1.1 form (the only one every level reads).
+          this.version = this.decoder.protocolVersion === 5 ? 5 : 4;
+          this.refuse(ReasonCode.UnsupportedProtocolVersion);
+          return;
+        }
+        if (this.state === 'authenticating' && this.version === 5) {
+          this.refuse(code);
+          return;
+        }
+        this.end(code);
+        return;
+      }
+      this.disconnect(code);
+      return;
+    }
+    logger.error({ err: error, clientId: this.clientId }, 'internal error while handling a packet');
+    if (this.state === 'connected') this.disconnect(ReasonCode.ImplementationSpecificError);
+    else this.end(ReasonCode.ImplementationSpecificError);
+  }
+
+  readonly #flush = (): void => {
+    this.#flushScheduled = false;
+    const out = this.#out;
+    if (out.length === 0) return;
+    const bytes = this.#outBytes;
+    this.#out = [];
+    this.#outBytes = 0;
+    const stream = this.stream;
+    if (stream.destroyed || stream.writableEnded) return;
+    this.broker.stats.bytesSent += bytes;
+    if (out.length === 1) {
+      stream.write(out[0]);
+      return;
+    }
+    // One writev for the whole tick's packets.
+    stream.cork();
+    for (let i = 0; i < out.length; i++) stream.write(out[i]);
+    stream.uncork();
+  };
+
+  readonly #onDrain = (): void => {
+    this.session?.pump();
+  };
+
+  readonly #onConnectTimeout = (): void => {
+    this.#connectTimer = undefined;
+    if (this.state !== 'awaitConnect' && this.state !== 'authenticating') return;
+    this.broker.logger.info({ remoteAddress: this.meta.remoteAddress }, 'closing connection: no CONNECT in time');
+    this.end(ReasonCode.MaximumConnectTime);
+    this.stream.destroy();
+  };
+
+  readonly #onEnd = (): void => {
+    this.end(undefined);
+  };
+
+  readonly #onError = (error: Error): void => {
+    this.broker.logger.debug({ err: error, clientId: this.clientId }, 'connection error');
+    this.#teardown(undefined);
+    this.stream.destroy();
+  };
+
+  readonly #onClose = (): void => {
+    this.#teardown(undefined);
+    if (this.#closeTimer) clearTimeout(this.#closeTimer);
+    this.#closeTimer = undefined;
+  };
+
+  #teardown(reasonCode: number | undefined): void {
+    if (this.state === 'closed') return;
+    const wasConnected = this.state === 'connected';
+    this.state = 'closed';
+    this.clearConnectTimer();
+    this.keepAlive?.stop();
+    this.#acks = [];
+    this.#acksQos1 = [];
+    this.broker.connectionClosed(this, wasConnected, reasonCode);
+  }
+}

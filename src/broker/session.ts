@@ -1,0 +1,478 @@
+import type { ProtocolVersion, QoS, Subscription } from '../protocol/packets.js';
+import type {
+  InflightRecord,
+  InflightState,
+  QueuedMessage,
+  SessionRecord,
+  Store,
+  StoredWill,
+  SubscriptionRecord,
+} from '../store/types.js';
+import type { Connection } from './connection.js';
+import { fromStored, type Message, messageBytes, ownPayload, toStored } from './message.js';
+import type { SharedGroup } from './subscriptions.js';
+
+/** A subscription as the session holds it (the store's record plus what routing needs). */
+export interface SessionSubscription extends SubscriptionRecord {
+  /** The filter matched against topics: topicFilter without any $share/{group}/ prefix. */
+  filter: string;
+  /** The share group name for $share subscriptions. */
+  group: string | undefined;
+}
+
+/** An outbound QoS 1/2 message holding a packet identifier (STYLE.md 11: explicit states). */
+export interface InflightEntry {
+  packetId: number;
+  seq: number;
+  state: InflightState;
+  qos: QoS;
+  retain: boolean;
+  message: Message | undefined;
+  subscriptionIdentifiers: number[] | undefined;
+  /** Set when the message came through a shared subscription: re-delivered to the group if this member leaves. */
+  group: SharedGroup | undefined;
+}
+
+/** A message waiting for the session's client (offline, socket full, or Receive Maximum reached). */
+export interface QueueEntry {
+  seq: number;
+  message: Message;
+  qos: QoS;
+  retain: boolean;
+  subscriptionIdentifiers: number[] | undefined;
+  group: SharedGroup | undefined;
+}
+
+/** What a session needs from the broker. */
+export interface SessionHost {
+  readonly store: Store;
+  now(): number;
+  readonly limits: { maxQueuedMessages: number; maxQueuedBytes: number; queueQos0Offline: boolean };
+  /** Counts a message dropped for this session (queue full, expired, too large). */
+  dropped(reason: 'queueFull' | 'expired' | 'tooLarge' | 'backpressure'): void;
+}
+
+/**
+ * State that outlives a network connection (MQTT section 4.1): subscriptions, the outbound in-flight window,
+ * the outbound queue, the packet identifier allocator and inbound QoS 2 identifiers awaiting PUBREL.
+ */
+export class Session {
+  readonly clientId: string;
+  protocolVersion: ProtocolVersion;
+  username: string | undefined;
+  /** Session Expiry Interval in seconds; 0 = ends with the connection, 0xFFFFFFFF = never. */
+  expiryInterval = 0;
+  /** Absolute deadline while disconnected; undefined while connected or never expiring. */
+  expiresAt: number | undefined;
+  expiryTimer: NodeJS.Timeout | undefined;
+  connection: Connection | undefined;
+  readonly subscriptions = new Map<string, SessionSubscription>();
+  readonly inflight = new Map<number, InflightEntry>();
+  /** Inbound QoS 2 packet ids PUBREC'd and awaiting PUBREL: a repeat is acknowledged, not routed again. */
+  readonly incomingQos2 = new Set<number>();
+  /** A will waiting for its delay after the connection ended. */
+  pendingWill: StoredWill | undefined;
+  willTimer: NodeJS.Timeout | undefined;
+  /** True once the session has ended; late callbacks check it. */
+  ended = false;
+
+  readonly #host: SessionHost;
+  #queue: QueueEntry[] = [];
+  #queueHead = 0;
+  #queuedBytes = 0;
+  #nextPacketId = 1;
+  #nextSeq = 1;
+  #nextInflightSeq = 1;
+
+  // Scratch fields used by the router while it merges overlapping subscriptions (no allocation per message).
+  routeMark = 0;
+  routeQos: QoS = 0;
+  routeRetainAsPublished = false;
+  routeSubscriptionIds: number[] | undefined;
+
+  constructor(clientId: string, protocolVersion: ProtocolVersion, host: SessionHost) {
+    this.clientId = clientId;
+    this.protocolVersion = protocolVersion;
+    this.#host = host;
+  }
+
+  /** Whether the session outlives its connection and is therefore mirrored in the store. */
+  get persistent(): boolean {
+    return this.expiryInterval !== 0;
+  }
+
+  get queueLength(): number {
+    return this.#queue.length - this.#queueHead;
+  }
+
+  get queuedBytes(): number {
+    return this.#queuedBytes;
+  }
+
+  /**
+   * Delivers (or queues) a routed message at the given QoS. Returns true when it wrote to the store, so the
+   * publisher's acknowledgement must wait for a commit.
+   */
+  deliver(
+    message: Message,
+    qos: QoS,
+    retain: boolean,
+    subscriptionIdentifiers: number[] | undefined,
+    group: SharedGroup | undefined,
+  ): boolean {
+    const connection = this.connection;
+    if (qos === 0) {
+      if (connection?.ready) {
+        if (connection.canWrite()) connection.sendPublish(message, 0, retain, subscriptionIdentifiers, 0, false);
+        else this.#host.dropped('backpressure');
+        return false;
+      }
+      if (!this.#host.limits.queueQos0Offline || !this.persistent) {
+        if (connection) this.#host.dropped('backpressure');
+        return false;
+      }
+      return this.#enqueue(message, 0, retain, subscriptionIdentifiers, group);
+    }
+    if (
+      connection?.ready &&
+      this.queueLength === 0 &&
+      this.inflight.size < connection.clientReceiveMaximum &&
+      connection.canWrite()
+    ) {
+      return this.#sendNew(connection, message, qos, retain, subscriptionIdentifiers, group);
+    }
+    return this.#enqueue(message, qos, retain, subscriptionIdentifiers, group);
+  }
+
+  /** Moves queued messages into the in-flight window while the client's Receive Maximum and socket allow. */
+  pump(): void {
+    const connection = this.connection;
+    if (!connection?.ready) return;
+    const now = this.#host.now();
+    let wrote = false;
+    while (this.#queueHead < this.#queue.length) {
+      const entry = this.#queue[this.#queueHead];
+      if (entry.qos > 0 && this.inflight.size >= connection.clientReceiveMaximum) break;
+      if (!connection.canWrite()) break;
+      this.#queue[this.#queueHead] = undefined as unknown as QueueEntry;
+      this.#queueHead++;
+      this.#queuedBytes -= messageBytes(entry.message);
+      if (this.persistent) {
+        this.#host.store.dequeue(this.clientId, entry.seq);
+        wrote = true;
+      }
+      if (entry.message.expiresAt !== undefined && entry.message.expiresAt <= now) {
+        this.#host.dropped('expired');
+        continue;
+      }
+      if (entry.qos === 0) {
+        connection.sendPublish(entry.message, 0, entry.retain, entry.subscriptionIdentifiers, 0, false);
+      } else {
+        this.#sendNew(connection, entry.message, entry.qos, entry.retain, entry.subscriptionIdentifiers, entry.group);
+      }
+    }
+    if (this.#queueHead > 256 && this.#queueHead * 2 > this.#queue.length) {
+      this.#queue = this.#queue.slice(this.#queueHead);
+      this.#queueHead = 0;
+    }
+    void wrote;
+  }
+
+  /** [MQTT-4.4.0-1] On resuming a session: re-send unacknowledged PUBLISH with DUP=1, and PUBREL, in order. */
+  resend(): void {
+    const connection = this.connection;
+    if (!connection?.ready) return;
+    const now = this.#host.now();
+    for (const entry of this.inflight.values()) {
+      if (entry.state === 'awaitPubcomp') {
+        connection.sendPubrel(entry.packetId);
+      } else if (entry.message) {
+        // An expired message already sent is still re-sent: the client may hold its first copy [MQTT-4.4.0-1].
+        void now;
+        connection.sendPublish(
+          entry.message,
+          entry.qos,
+          entry.retain,
+          entry.subscriptionIdentifiers,
+          entry.packetId,
+          true,
+        );
+      }
+    }
+  }
+
+  /** PUBACK received: the QoS 1 flow ends. Returns false when the id was not awaiting a PUBACK. */
+  acknowledge(packetId: number): boolean {
+    const entry = this.inflight.get(packetId);
+    if (entry?.state !== 'awaitPuback') return false;
+    this.#release(entry);
+    return true;
+  }
+
+  /** PUBREC received: on success wait for PUBCOMP; an error reason code ends the flow [MQTT-4.3.3-?]. */
+  received(packetId: number, failed: boolean): boolean {
+    const entry = this.inflight.get(packetId);
+    if (entry?.state !== 'awaitPubrec') return entry?.state === 'awaitPubcomp';
+    if (failed) {
+      this.#release(entry);
+      return false;
+    }
+    entry.state = 'awaitPubcomp';
+    entry.message = undefined;
+    if (this.persistent) {
+      this.#host.store.putInflight(this.clientId, {
+        packetId,
+        seq: entry.seq,
+        state: 'awaitPubcomp',
+        qos: entry.qos,
+        retain: entry.retain,
+      });
+    }
+    return true;
+  }
+
+  /** PUBCOMP received. */
+  completed(packetId: number): boolean {
+    const entry = this.inflight.get(packetId);
+    if (entry?.state !== 'awaitPubcomp') return false;
+    this.#release(entry);
+    return true;
+  }
+
+  /**
+   * Takes back the messages that came through shared subscriptions and were not acknowledged (or still queued),
+   * so the broker can hand them to another member of the group.
+   */
+  takeSharedMessages(): { message: Message; group: SharedGroup }[] {
+    const out: { message: Message; group: SharedGroup }[] = [];
+    for (const entry of [...this.inflight.values()]) {
+      if (entry.group && entry.message && entry.state !== 'awaitPubcomp') {
+        out.push({ message: entry.message, group: entry.group });
+        this.inflight.delete(entry.packetId);
+        if (this.persistent) this.#host.store.deleteInflight(this.clientId, entry.packetId);
+      }
+    }
+    if (this.#queue.some((e) => e?.group)) {
+      const kept: QueueEntry[] = [];
+      for (let i = this.#queueHead; i < this.#queue.length; i++) {
+        const entry = this.#queue[i];
+        if (entry.group) {
+          out.push({ message: entry.message, group: entry.group });
+          this.#queuedBytes -= messageBytes(entry.message);
+          if (this.persistent) this.#host.store.dequeue(this.clientId, entry.seq);
+        } else {
+          kept.push(entry);
+        }
+      }
+      this.#queue = kept;
+      this.#queueHead = 0;
+    }
+    return out;
+  }
+
+  /** Drops everything queued or in flight (session discarded). */
+  clearMessages(): void {
+    this.inflight.clear();
+    this.incomingQos2.clear();
+    this.#queue = [];
+    this.#queueHead = 0;
+    this.#queuedBytes = 0;
+  }
+
+  addSubscription(subscription: SessionSubscription): SessionSubscription | undefined {
+    const previous = this.subscriptions.get(subscription.topicFilter);
+    this.subscriptions.set(subscription.topicFilter, subscription);
+    if (this.persistent) this.#host.store.putSubscription(this.clientId, toRecord(subscription));
+    return previous;
+  }
+
+  removeSubscription(topicFilter: string): SessionSubscription | undefined {
+    const previous = this.subscriptions.get(topicFilter);
+    if (!previous) return undefined;
+    this.subscriptions.delete(topicFilter);
+    if (this.persistent) this.#host.store.deleteSubscription(this.clientId, topicFilter);
+    return previous;
+  }
+
+  /** The record written to the store. */
+  toRecord(): SessionRecord {
+    const record: SessionRecord = {
+      clientId: this.clientId,
+      protocolVersion: this.protocolVersion,
+      expiryInterval: this.expiryInterval,
+    };
+    if (this.expiresAt !== undefined) record.expiresAt = this.expiresAt;
+    if (this.username !== undefined) record.username = this.username;
+    return record;
+  }
+
+  /** Writes the whole session (record, subscriptions, queue, in-flight) when it becomes persistent. */
+  persistAll(): void {
+    const store = this.#host.store;
+    store.putSession(this.toRecord());
+    for (const subscription of this.subscriptions.values())
+      store.putSubscription(this.clientId, toRecord(subscription));
+    for (let i = this.#queueHead; i < this.#queue.length; i++)
+      store.enqueue(this.clientId, this.#queued(this.#queue[i]));
+    for (const entry of this.inflight.values()) store.putInflight(this.clientId, this.#inflightRecord(entry));
+    for (const id of this.incomingQos2) store.putIncomingQos2(this.clientId, id);
+  }
+
+  /** Restores queue, in-flight window and inbound QoS 2 ids read from the store at start. */
+  restore(queued: QueuedMessage[], inflight: InflightRecord[], incomingQos2: number[]): void {
+    for (const record of inflight) {
+      const entry: InflightEntry = {
+        packetId: record.packetId,
+        seq: record.seq,
+        state: record.state,
+        qos: record.qos,
+        retain: record.retain,
+        message: record.message ? fromStored(record.message) : undefined,
+        subscriptionIdentifiers: record.subscriptionIdentifiers,
+        group: undefined,
+      };
+      this.inflight.set(record.packetId, entry);
+      if (record.seq >= this.#nextInflightSeq) this.#nextInflightSeq = record.seq + 1;
+    }
+    for (const record of queued) {
+      const { seq, subscriptionIdentifiers, ...stored } = record;
+      const message = fromStored(stored);
+      this.#queue.push({
+        seq,
+        message,
+        qos: record.qos,
+        retain: record.retain,
+        subscriptionIdentifiers,
+        group: undefined,
+      });
+      this.#queuedBytes += messageBytes(message);
+      if (seq >= this.#nextSeq) this.#nextSeq = seq + 1;
+    }
+    for (const id of incomingQos2) this.incomingQos2.add(id);
+  }
+
+  #sendNew(
+    connection: Connection,
+    message: Message,
+    qos: QoS,
+    retain: boolean,
+    subscriptionIdentifiers: number[] | undefined,
+    group: SharedGroup | undefined,
+  ): boolean {
+    const packetId = this.#allocatePacketId();
+    const entry: InflightEntry = {
+      packetId,
+      seq: this.#nextInflightSeq++,
+      state: qos === 1 ? 'awaitPuback' : 'awaitPubrec',
+      qos,
+      retain,
+      message,
+      subscriptionIdentifiers,
+      group,
+    };
+    this.inflight.set(packetId, entry);
+    let wrote = false;
+    if (this.persistent) {
+      this.#host.store.putInflight(this.clientId, this.#inflightRecord(entry));
+      wrote = true;
+    } else if (!message.owned) {
+      // Kept for a possible re-send after the chunk it was decoded from is gone.
+      ownPayload(message);
+    }
+    if (!connection.sendPublish(message, qos, retain, subscriptionIdentifiers, packetId, false)) {
+      // [MQTT-3.1.2-25] too large for the client: behave as if delivered.
+      this.inflight.delete(packetId);
+      if (this.persistent) this.#host.store.deleteInflight(this.clientId, packetId);
+    }
+    return wrote;
+  }
+
+  #enqueue(
+    message: Message,
+    qos: QoS,
+    retain: boolean,
+    subscriptionIdentifiers: number[] | undefined,
+    group: SharedGroup | undefined,
+  ): boolean {
+    const limits = this.#host.limits;
+    const bytes = messageBytes(message);
+    if (this.queueLength >= limits.maxQueuedMessages || this.#queuedBytes + bytes > limits.maxQueuedBytes) {
+      this.#host.dropped('queueFull');
+      return false;
+    }
+    ownPayload(message);
+    const entry: QueueEntry = { seq: this.#nextSeq++, message, qos, retain, subscriptionIdentifiers, group };
+    this.#queue.push(entry);
+    this.#queuedBytes += bytes;
+    if (!this.persistent) return false;
+    this.#host.store.enqueue(this.clientId, this.#queued(entry));
+    return true;
+  }
+
+  #release(entry: InflightEntry): void {
+    this.inflight.delete(entry.packetId);
+    if (this.persistent) this.#host.store.deleteInflight(this.clientId, entry.packetId);
+    if (this.#queueHead < this.#queue.length) this.pump();
+  }
+
+  /** Packet identifiers are per session and never reused while in flight [MQTT-2.2.1-3]. */
+  #allocatePacketId(): number {
+    let id = this.#nextPacketId;
+    while (this.inflight.has(id)) id = id === 65535 ? 1 : id + 1;
+    this.#nextPacketId = id === 65535 ? 1 : id + 1;
+    return id;
+  }
+
+  #queued(entry: QueueEntry): QueuedMessage {
+    const stored = toStored(entry.message);
+    const queued: QueuedMessage = { ...stored, seq: entry.seq, qos: entry.qos, retain: entry.retain };
+    if (entry.subscriptionIdentifiers) queued.subscriptionIdentifiers = entry.subscriptionIdentifiers;
+    return queued;
+  }
+
+  #inflightRecord(entry: InflightEntry): InflightRecord {
+    const record: InflightRecord = {
+      packetId: entry.packetId,
+      seq: entry.seq,
+      state: entry.state,
+      qos: entry.qos,
+      retain: entry.retain,
+    };
+    if (entry.message && entry.state !== 'awaitPubcomp') record.message = toStored(entry.message);
+    if (entry.subscriptionIdentifiers) record.subscriptionIdentifiers = entry.subscriptionIdentifiers;
+    return record;
+  }
+}
+
+export function toRecord(subscription: SessionSubscription): SubscriptionRecord {
+  const record: SubscriptionRecord = {
+    topicFilter: subscription.topicFilter,
+    qos: subscription.qos,
+    noLocal: subscription.noLocal,
+    retainAsPublished: subscription.retainAsPublished,
+    retainHandling: subscription.retainHandling,
+  };
+  if (subscription.subscriptionIdentifier !== undefined) {
+    record.subscriptionIdentifier = subscription.subscriptionIdentifier;
+  }
+  return record;
+}
+
+export function fromSubscription(
+  topicFilter: string,
+  filter: string,
+  group: string | undefined,
+  subscription: Subscription,
+  subscriptionIdentifier: number | undefined,
+): SessionSubscription {
+  return {
+    topicFilter,
+    filter,
+    group,
+    qos: subscription.qos,
+    noLocal: subscription.noLocal ?? false,
+    retainAsPublished: subscription.retainAsPublished ?? false,
+    retainHandling: subscription.retainHandling ?? 0,
+    subscriptionIdentifier,
+  };
+}
