@@ -28,6 +28,12 @@ export interface LoadOptions extends LinkOptions {
   durationS: number;
   /** Most QoS 1/2 messages in flight per publisher. */
   window: number;
+  /**
+   * Most messages per publisher sent but not yet seen by every matching subscriber of this run
+   * (closed loop). Without it, QoS 0 publishers send as fast as the broker reads, and a broker that
+   * reads faster than it delivers queues and drops; with it, the run measures sustained delivery.
+   */
+  endToEndWindow?: number;
   /** Most seconds to wait after publishing for acks and deliveries to arrive. */
   drainTimeoutS: number;
   clientIdPrefix: string;
@@ -36,6 +42,8 @@ export interface LoadOptions extends LinkOptions {
   password?: string;
   /** New connections per second while setting up; undefined opens them 50 at a time. */
   connectRate?: number;
+  /** Called when the measurement window opens and closes, e.g. to read a broker's CPU time. */
+  onWindow?: (edge: 'start' | 'end') => void;
   /** Called about once a second while messages flow. */
   onProgress?: (sample: ProgressSample) => void;
 }
@@ -122,6 +130,10 @@ export class LoadRun implements BenchClientEvents {
   private connectFailures = 0;
   private lastReceivedAt = 0;
   private readonly reconnectCounts = new Map<BenchClient, number>();
+  /** For each publisher, the subscribers whose filter matches its topic. */
+  private matching: number[][] = [];
+  /** Per publisher: messages below this sequence no longer count against the end-to-end window. */
+  private windowFloor = new Float64Array(0);
   private readonly timers = new Set<NodeJS.Timeout>();
 
   constructor(options: LoadOptions) {
@@ -172,6 +184,12 @@ export class LoadRun implements BenchClientEvents {
       client.preparePublish(expandTemplate(o.topic, i), o.qos, o.payloadSize);
       this.publishers.push(client);
     }
+    this.matching = this.publishers.map((_, p) =>
+      this.subscribers
+        .map((_, s) => s)
+        .filter((s) => topicMatches(expandTemplate(o.filter, s), expandTemplate(o.topic, p))),
+    );
+    this.windowFloor = new Float64Array(o.publishers);
     // Subscribers first, so that nothing published is missed.
     await this.connectEach(this.subscribers, (c) => c.subscribe([expandTemplate(o.filter, c.index)], o.subscribeQos));
     await this.connectEach(this.publishers, async () => {});
@@ -264,10 +282,16 @@ export class LoadRun implements BenchClientEvents {
         lastBeat = now;
       }
       if (now >= deadline) break;
+      if (o.endToEndWindow !== undefined && now + performance.timeOrigin - this.lastReceivedAt > 200) {
+        // Nothing arrived for a while: what is outstanding was dropped (QoS 0) and must not stall the run.
+        for (const p of this.publishers) this.windowFloor[p.index] = p.sent;
+        this.schedulePump();
+      }
       if (this.publishersDone() && o.publishers > 0 && this.deliveriesSettled(now)) break;
       await this.sleep(Math.min(50, Math.max(1, deadline - now)));
     }
     this.measuring = false;
+    this.options.onWindow?.('end');
     windowEnd = performance.now();
     sentAtEnd = this.totalSent();
     receivedAtEnd = this.totalReceived();
@@ -332,6 +356,7 @@ export class LoadRun implements BenchClientEvents {
   private startWindow(): void {
     this.measuring = true;
     this.cpu.reset();
+    this.options.onWindow?.('start');
   }
 
   /** After publishing stops: wait (bounded) for acks, then for deliveries to stop arriving. */
@@ -413,6 +438,7 @@ export class LoadRun implements BenchClientEvents {
         if (room < Math.max(1, o.window >> 1)) room = 0;
         else if (room > MAX_BATCH) room = MAX_BATCH;
       }
+      if (o.endToEndWindow !== undefined) room = Math.min(room, this.endToEndRoom(p));
       const n = Math.min(room, left);
       if (n > 0) {
         p.publish(n, this.runId, p.index);
@@ -421,6 +447,21 @@ export class LoadRun implements BenchClientEvents {
     }
     if (again) this.schedulePump();
   };
+
+  /** How many more messages publisher `p` may send within the end-to-end window. */
+  private endToEndRoom(p: BenchClient): number {
+    let seen = this.windowFloor[p.index]!;
+    const subs = this.matching[p.index]!;
+    if (subs.length > 0) {
+      let least = Number.POSITIVE_INFINITY;
+      for (const s of subs) {
+        const next = this.tracks[s]!.next[p.index]!;
+        if (next < least) least = next;
+      }
+      if (least > seen) seen = least;
+    }
+    return this.options.endToEndWindow! - (p.sent - seen);
+  }
 
   /** Fixed rate: each publisher sends what is due by now, within its window. */
   private pace(started: number, perPublisher: number): void {
@@ -458,6 +499,7 @@ export class LoadRun implements BenchClientEvents {
       this.duplicates++;
     }
     this.lastReceivedAt = arrivedAt;
+    if (this.options.endToEndWindow !== undefined) this.schedulePump();
     if (this.measuring) this.latency.record(arrivedAt - readSentAt(payload));
   }
 

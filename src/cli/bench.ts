@@ -26,6 +26,7 @@ Options:
       --rate N             total messages/s over all publishers (conn: connections/s)
   -n, --count N            most messages per publisher (default: until --duration ends)
       --window N           most QoS 1/2 messages in flight per publisher (default 100)
+      --e2e-window N       pubsub: most messages per publisher not yet received by every subscriber
   -V, --protocol 5|311|31  MQTT version (default 5)
       --duration SECONDS   measurement window, or how long conn holds (default 10)
       --warmup SECONDS     traffic before measuring starts (default 0)
@@ -60,6 +61,7 @@ const OPTIONS = {
   rate: { type: 'string' },
   count: { type: 'string', short: 'n' },
   window: { type: 'string', default: '100' },
+  'e2e-window': { type: 'string' },
   protocol: { type: 'string', short: 'V', default: '5' },
   duration: { type: 'string', default: '10' },
   warmup: { type: 'string', default: '0' },
@@ -193,6 +195,7 @@ export async function runBench(argv: string[], io: BenchIo = process): Promise<n
       warmupS: num('warmup', v.warmup, 0, 0),
       durationS,
       window: int('window', v.window, 100, 1, 65535),
+      endToEndWindow: v['e2e-window'] === undefined ? undefined : int('e2e-window', v['e2e-window'], 0, 1),
       drainTimeoutS: 10,
       clientIdPrefix: idPrefix,
       keepAlive,
