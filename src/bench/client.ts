@@ -56,6 +56,8 @@ export class BenchClient {
   /** QoS 1/2 messages written and not yet acknowledged. */
   inflight = 0;
   received = 0;
+  /** QoS 1/2 messages the broker refused (MQTT 5 PUBACK/PUBREC reason code 0x80 or above). */
+  rejected = 0;
   /** QoS 1/2 messages whose connection closed before their flow completed. */
   abandoned = 0;
 
@@ -297,12 +299,14 @@ export class BenchClient {
         return;
       }
       case 'puback':
-        if (this.flights[packet.packetId] === Flight.AwaitPuback) this.complete(packet.packetId);
+        if (this.flights[packet.packetId] === Flight.AwaitPuback) {
+          this.complete(packet.packetId, packet.reasonCode !== undefined && packet.reasonCode >= 0x80);
+        }
         return;
       case 'pubrec':
         if (this.flights[packet.packetId] === Flight.AwaitPubrec) {
           if (packet.reasonCode !== undefined && packet.reasonCode >= 0x80) {
-            this.complete(packet.packetId);
+            this.complete(packet.packetId, true);
             return;
           }
           this.flights[packet.packetId] = Flight.AwaitPubcomp;
@@ -310,7 +314,7 @@ export class BenchClient {
         }
         return;
       case 'pubcomp':
-        if (this.flights[packet.packetId] === Flight.AwaitPubcomp) this.complete(packet.packetId);
+        if (this.flights[packet.packetId] === Flight.AwaitPubcomp) this.complete(packet.packetId, false);
         return;
       case 'pubrel':
         this.queueAck(this.pubcompHeader, packet.packetId);
@@ -328,10 +332,11 @@ export class BenchClient {
     }
   };
 
-  private complete(packetId: number): void {
+  private complete(packetId: number, rejected: boolean): void {
     this.flights[packetId] = Flight.Free;
     this.inflight--;
-    this.acked++;
+    if (rejected) this.rejected++;
+    else this.acked++;
   }
 
   private readonly onDrain = (): void => {

@@ -84,6 +84,8 @@ export interface LoadSummary {
   duplicates: number;
   /** Messages of other runs or without a Starling stamp. */
   stray: number;
+  /** QoS 1/2 messages the broker refused (reason code 0x80 or above): not expected at subscribers. */
+  rejected: number;
   /** QoS 1/2 messages never acknowledged (connection lost, or no ack before the drain timeout). */
   unacked: number;
   /** Latency from the publisher's write to the subscriber's read, for messages received in the window. */
@@ -344,6 +346,7 @@ export class LoadRun implements BenchClientEvents {
       dropped: effectiveQos === 0 && o.publishers > 0 ? missing : 0,
       duplicates: this.duplicates,
       stray: this.stray,
+      rejected: this.publishers.reduce((n, c) => n + c.rejected, 0),
       unacked: this.publishers.reduce((n, c) => n + c.abandoned + c.inflight, 0),
       latencyMs: this.latency.summary(),
       connectFailures: this.connectFailures,
