@@ -24,7 +24,7 @@ import {
   writeVariableByteInteger,
 } from './primitives.js';
 import { propertiesLength, WILL_PROPERTIES, writeProperties, writeUtf8 } from './properties.js';
-import { ReasonCode } from './reason-codes.js';
+import { connackReturnCodeFor, ReasonCode, ReasonCodesByPacket } from './reason-codes.js';
 
 /** Fan-out fast path: a PUBLISH encoded once and shared by many receivers. */
 export interface EncodedPublish {
@@ -52,6 +52,12 @@ function checkUint16(name: string, value: number): number {
 function checkByte(name: string, value: number): number {
   if (!Number.isInteger(value) || value < 0 || value > 255) throw invalid(`${name} must be 0..255`);
   return value;
+}
+
+/** [MQTT-3.4.2-1] and its siblings: an MQTT 5 sender uses only the reason codes of the packet. */
+function checkReasonCode(allowed: ReadonlySet<number>, code: number, packet: string): number {
+  if (!allowed.has(code)) throw invalid(`reason code ${String(code)} is not valid in ${packet}`);
+  return code;
 }
 
 function binaryOf(name: string, value: Buffer | string): Buffer {
@@ -182,10 +188,15 @@ function encodeConnect(packet: ConnectPacket, version: ProtocolVersion): Buffer 
 }
 
 function encodeConnack(packet: ConnackPacket, version: ProtocolVersion): Buffer {
-  const reasonCode = checkByte('reasonCode', packet.reasonCode);
+  let reasonCode = checkByte('reasonCode', packet.reasonCode);
   // MQTT 3.1 has no Session Present flag: the whole first byte is reserved.
   const flags = version > 3 && packet.sessionPresent ? 1 : 0;
-  if (version < 5) return Buffer.from([0x20, 0x02, flags, reasonCode]);
+  if (version < 5) {
+    // An MQTT 5 refusal becomes the nearest 3.1.1 return code (section 3.2.2.3 knows only 0..5).
+    if (reasonCode >= 0x80) reasonCode = connackReturnCodeFor(reasonCode);
+    return Buffer.from([0x20, 0x02, flags, reasonCode]);
+  }
+  checkReasonCode(ReasonCodesByPacket.connack, reasonCode, 'CONNACK');
   const propsLength = propertiesLength(packet.properties, 2);
   const remaining = 2 + withLength(propsLength);
   const buf = allocate(0x20, remaining);
@@ -248,7 +259,8 @@ function encodeAck(
   version: ProtocolVersion,
 ): Buffer {
   const packetId = checkUint16('packetId', packet.packetId);
-  const reasonCode = version === 5 ? checkByte('reasonCode', packet.reasonCode ?? 0) : 0;
+  const reasonCode =
+    version === 5 ? checkReasonCode(ReasonCodesByPacket[packet.type], packet.reasonCode ?? 0, packet.type) : 0;
   const propsLength = version === 5 ? propertiesLength(packet.properties, context) : 0;
   // [MQTT-3.4.2-1] and its siblings: Success without properties is the two-byte short form.
   if (propsLength === 0) {
@@ -308,7 +320,8 @@ function encodeSuback(packet: SubackPacket, version: ProtocolVersion): Buffer {
   pos = buf.writeUInt16BE(packetId, pos);
   if (version === 5) pos = writeProperties(buf, pos, packet.properties, propsLength);
   for (const code of codes) {
-    checkByte('SUBACK reason code', code);
+    if (version === 5) checkReasonCode(ReasonCodesByPacket.suback, code, 'SUBACK');
+    else if (checkByte('SUBACK return code', code) > 2 && code < 0x80) throw invalid(`SUBACK return code ${code}`);
     // [MQTT-3.9.3-2] 3.1.1 knows only 0, 1, 2 and 0x80: every MQTT 5 failure becomes 0x80.
     buf[pos++] = version < 5 && code >= 0x80 ? 0x80 : code;
   }
@@ -347,7 +360,7 @@ function encodeUnsuback(packet: UnsubackPacket, version: ProtocolVersion): Buffe
   let pos = bodyStart(remaining);
   pos = buf.writeUInt16BE(packetId, pos);
   pos = writeProperties(buf, pos, packet.properties, propsLength);
-  for (const code of codes) buf[pos++] = checkByte('UNSUBACK reason code', code);
+  for (const code of codes) buf[pos++] = checkReasonCode(ReasonCodesByPacket.unsuback, code, 'UNSUBACK');
   return buf;
 }
 
@@ -358,7 +371,7 @@ function encodeDisconnectOrAuth(
   version: ProtocolVersion,
 ): Buffer {
   if (version < 5) return Buffer.from([first, 0x00]);
-  const reasonCode = checkByte('reasonCode', packet.reasonCode ?? 0);
+  const reasonCode = checkReasonCode(ReasonCodesByPacket[packet.type], packet.reasonCode ?? 0, packet.type);
   const propsLength = propertiesLength(packet.properties, context);
   // [MQTT-3.14.2-1] / section 3.15.2.1: Success without properties is Remaining Length 0.
   if (propsLength === 0) {

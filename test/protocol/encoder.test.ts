@@ -173,7 +173,34 @@ test('[MQTT-3.9.3-2] a 3.1.1 SUBACK keeps 0x80 and turns every MQTT 5 failure in
   assert.deepStrictEqual([...encode(suback, 5)], [0x90, 10, 0, 1, 0, 0, 1, 2, 0x80, 0x87, 0x8f, 0xa2]);
 });
 
-test('[MQTT-3.4.2-1] MQTT 5 acks take the short form for Success without properties', () => {
+test('[MQTT-3.4.2-1] [MQTT-3.14.2-1] an MQTT 5 sender uses only the reason codes of the packet', () => {
+  assert.throws(() => encode({ type: 'puback', packetId: 1, reasonCode: 0x92 }, 5), malformed);
+  assert.throws(() => encode({ type: 'pubrel', packetId: 1, reasonCode: 0x10 }, 5), malformed);
+  assert.throws(() => encode({ type: 'connack', sessionPresent: false, reasonCode: 0x04 }, 5), malformed);
+  assert.throws(() => encode({ type: 'suback', packetId: 1, reasonCodes: [0, 3] }, 5), malformed);
+  assert.throws(() => encode({ type: 'unsuback', packetId: 1, reasonCodes: [0x10] }, 5), malformed);
+  assert.throws(() => encode({ type: 'disconnect', reasonCode: 0x05 }, 5), malformed);
+  assert.throws(() => encode({ type: 'auth', reasonCode: 0x01 }, 5), malformed);
+  // Before MQTT 5 the ack reason code is simply not written.
+  assert.deepStrictEqual([...encode({ type: 'puback', packetId: 1, reasonCode: 0x92 }, 4)], [0x40, 2, 0, 1]);
+});
+
+test('§3.2.2.3 a 3.1.1 CONNACK turns an MQTT 5 refusal into the nearest return code', () => {
+  const connack = (reasonCode: number): number[] => [
+    ...encode({ type: 'connack', sessionPresent: false, reasonCode }, 4),
+  ];
+  assert.deepStrictEqual(connack(0x00), [0x20, 2, 0, 0]);
+  assert.deepStrictEqual(connack(0x05), [0x20, 2, 0, 5]);
+  assert.deepStrictEqual(connack(0x84), [0x20, 2, 0, 1]);
+  assert.deepStrictEqual(connack(0x85), [0x20, 2, 0, 2]);
+  assert.deepStrictEqual(connack(0x86), [0x20, 2, 0, 4]);
+  assert.deepStrictEqual(connack(0x87), [0x20, 2, 0, 5]);
+  assert.deepStrictEqual(connack(0x89), [0x20, 2, 0, 3]);
+  // MQTT 3.1 has no session present flag.
+  assert.deepStrictEqual([...encode({ type: 'connack', sessionPresent: true, reasonCode: 0 }, 3)], [0x20, 2, 0, 0]);
+});
+
+test('§3.4.2.1 MQTT 5 acks take the short form for Success without properties', () => {
   assert.deepStrictEqual([...encode({ type: 'pubrec', packetId: 7 }, 5)], [0x50, 2, 0, 7]);
   assert.deepStrictEqual(
     [...encode({ type: 'pubrec', packetId: 7, reasonCode: 0, properties: {} }, 5)],

@@ -458,6 +458,60 @@ export const invalidVectors: InvalidVector[] = [
     reasonCode: MALFORMED,
   },
   {
+    name: '[MQTT-3.2.2-8] CONNACK with reason code 0x04, which only DISCONNECT may use',
+    version: 5,
+    bytes: [0x20, 0x03, 0x00, 0x04, 0x00],
+    reasonCode: PROTOCOL_ERROR,
+  },
+  {
+    name: '[MQTT-3.4.2-1] PUBACK with reason code 0x92, which only PUBREL and PUBCOMP may use',
+    version: 5,
+    bytes: [0x40, 0x03, 0x00, 0x01, 0x92],
+    reasonCode: PROTOCOL_ERROR,
+  },
+  {
+    name: '[MQTT-3.5.2-1] PUBREC with reason code 0x04',
+    version: 5,
+    bytes: [0x50, 0x03, 0x00, 0x01, 0x04],
+    reasonCode: PROTOCOL_ERROR,
+  },
+  {
+    name: '[MQTT-3.6.2-1] PUBREL with reason code 0x10, which only PUBACK and PUBREC may use',
+    version: 5,
+    bytes: [0x62, 0x03, 0x00, 0x01, 0x10],
+    reasonCode: PROTOCOL_ERROR,
+  },
+  {
+    name: '[MQTT-3.7.2-1] PUBCOMP with reason code 0x80',
+    version: 5,
+    bytes: [0x70, 0x03, 0x00, 0x01, 0x80],
+    reasonCode: PROTOCOL_ERROR,
+  },
+  {
+    name: '§3.9.3 SUBACK with reason code 0x03 (MQTT 5)',
+    version: 5,
+    bytes: [0x90, 0x04, 0x00, 0x01, 0x00, 0x03],
+    reasonCode: PROTOCOL_ERROR,
+  },
+  {
+    name: '§3.11.3 UNSUBACK with reason code 0x01',
+    version: 5,
+    bytes: [0xb0, 0x04, 0x00, 0x01, 0x00, 0x01],
+    reasonCode: PROTOCOL_ERROR,
+  },
+  {
+    name: '[MQTT-3.14.2-1] DISCONNECT with reason code 0x05',
+    version: 5,
+    bytes: [0xe0, 0x01, 0x05],
+    reasonCode: PROTOCOL_ERROR,
+  },
+  {
+    name: '[MQTT-3.15.2-1] AUTH with reason code 0x01',
+    version: 5,
+    bytes: [0xf0, 0x02, 0x01, 0x00],
+    reasonCode: PROTOCOL_ERROR,
+  },
+  {
     name: 'AUTH with a property only CONNACK may carry',
     version: 5,
     bytes: [0xf0, 0x04, 0x18, 0x02, 0x25, 0x01], // AUTH, property Retain Available

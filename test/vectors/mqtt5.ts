@@ -234,7 +234,7 @@ export const mqtt5Vectors: ValidVector[] = [
     },
   },
   {
-    name: '[MQTT-3.3.2-1] PUBLISH with an empty topic name and a topic alias',
+    name: '§3.3.2.3.4 PUBLISH with an empty topic name and a topic alias',
     version: 5,
     bytes: [
       0x30, 7, // PUBLISH, QoS 0, remaining length 7
@@ -254,7 +254,7 @@ export const mqtt5Vectors: ValidVector[] = [
     },
   },
   {
-    name: '[MQTT-3.4.2-1] PUBACK short form: remaining length 2 means success, no properties',
+    name: '§3.4.2.1 PUBACK short form: remaining length 2 means success, no properties',
     version: 5,
     bytes: [0x40, 0x02, 0x00, 0x01], // PUBACK, remaining length 2, packet identifier 1
     packet: { type: 'puback', packetId: 1, reasonCode: 0 },
@@ -414,7 +414,7 @@ export const mqtt5Vectors: ValidVector[] = [
     packet: { type: 'pingresp' },
   },
   {
-    name: '[MQTT-3.14.2-1] DISCONNECT short form: remaining length 0 means normal disconnection',
+    name: '§3.14.2.1 DISCONNECT short form: remaining length 0 means normal disconnection',
     version: 5,
     bytes: [0xe0, 0x00], // DISCONNECT, remaining length 0
     packet: { type: 'disconnect', reasonCode: 0 },
@@ -449,7 +449,7 @@ export const mqtt5Vectors: ValidVector[] = [
     },
   },
   {
-    name: 'AUTH short form: remaining length 0 means success',
+    name: '§3.15.2.1 AUTH short form: remaining length 0 means success',
     version: 5,
     bytes: [0xf0, 0x00], // AUTH, remaining length 0
     packet: { type: 'auth', reasonCode: 0 },
