@@ -1,0 +1,250 @@
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import { Broker } from '../../src/broker/broker.js';
+import { MemoryStore } from '../../src/store/memory/index.js';
+import { connected, delay, RawClient, startBroker } from './helpers.js';
+
+const persistent = { clean: false, properties: { sessionExpiryInterval: 3600 } };
+
+describe('sessions', () => {
+  const brokers: Broker[] = [];
+  async function broker(options = {}): Promise<Broker> {
+    const b = await startBroker(options);
+    brokers.push(b);
+    return b;
+  }
+  after(async () => {
+    for (const b of brokers) await b.close();
+  });
+
+  test('[MQTT-3.1.2-5] an offline persistent session queues QoS 1/2 (not QoS 0) and delivers them on resume', async () => {
+    const b = await broker();
+    const sub = await connected(b, 'offline', 5, persistent);
+    await sub.subscribe('off/#', 2);
+    sub.destroy();
+    await delay(5);
+    await b.publish({ topic: 'off/0', payload: 'zero', qos: 0 });
+    await b.publish({ topic: 'off/1', payload: 'one', qos: 1 });
+    await b.publish({ topic: 'off/2', payload: 'two', qos: 2 });
+    assert.equal(b.sessions.get('offline')?.queueLength, 2);
+    const back = new RawClient(b, 5);
+    const connack = await back.connect({ clientId: 'offline', ...persistent });
+    assert.equal(connack.sessionPresent, true);
+    const one = await back.expect('publish');
+    const two = await back.expect('publish');
+    assert.deepEqual([one.payload.toString(), one.qos, two.payload.toString(), two.qos], ['one', 1, 'two', 2]);
+    await back.expectNothing();
+  });
+
+  test('queueQos0Offline queues QoS 0 for offline sessions too', async () => {
+    const b = await broker({ queueQos0Offline: true });
+    const sub = await connected(b, 'q0', 4, { clean: false });
+    await sub.subscribe('z', 0);
+    sub.destroy();
+    await delay(5);
+    await b.publish({ topic: 'z', payload: 'kept' });
+    const back = await connected(b, 'q0', 4, { clean: false });
+    assert.equal((await back.expect('publish')).payload.toString(), 'kept');
+  });
+
+  test('the offline queue is bounded by count and bytes; what is dropped is counted', async () => {
+    const b = await broker({ maxQueuedMessages: 3, maxQueuedBytes: 1_000_000 });
+    const sub = await connected(b, 'bounded', 5, persistent);
+    await sub.subscribe('b', 1);
+    sub.destroy();
+    await delay(5);
+    for (let i = 0; i < 5; i++) await b.publish({ topic: 'b', payload: String(i), qos: 1 });
+    assert.equal(b.sessions.get('bounded')?.queueLength, 3);
+    assert.equal(b.stats.droppedMessages, 2);
+    const bytes = await broker({ maxQueuedBytes: 500 });
+    const sub2 = await connected(bytes, 'bytes', 5, persistent);
+    await sub2.subscribe('b', 1);
+    sub2.destroy();
+    await delay(5);
+    for (let i = 0; i < 5; i++) await bytes.publish({ topic: 'b', payload: Buffer.alloc(200), qos: 1 });
+    assert.equal(bytes.sessions.get('bytes')?.queueLength, 1);
+    assert.equal(bytes.stats.droppedMessages, 4);
+  });
+
+  test('[MQTT-4.4.0-1] unacknowledged QoS 1 messages are re-sent with DUP=1 and the same identifier on resume', async () => {
+    const b = await broker();
+    const sub = await connected(b, 'redeliver', 4, { clean: false });
+    await sub.subscribe('rd', 1);
+    await b.publish({ topic: 'rd', payload: 'again', qos: 1 });
+    const first = await sub.expect('publish');
+    assert.equal(first.dup, false);
+    sub.destroy();
+    await delay(5);
+    const back = new RawClient(b, 4);
+    assert.equal((await back.connect({ clientId: 'redeliver', clean: false })).sessionPresent, true);
+    const again = await back.expect('publish');
+    assert.equal(again.dup, true);
+    assert.equal(again.packetId, first.packetId);
+    assert.equal(again.payload.toString(), 'again');
+    back.send({ type: 'puback', packetId: again.packetId! });
+    await delay(5);
+    assert.equal(b.sessions.get('redeliver')?.inflight.size, 0);
+  });
+
+  test('[MQTT-4.4.0-1] a QoS 2 message past PUBREC gets its PUBREL re-sent on resume', async () => {
+    const b = await broker();
+    const sub = await connected(b, 'rel2', 5, persistent);
+    await sub.subscribe('q2', 2);
+    await b.publish({ topic: 'q2', payload: 'x', qos: 2 });
+    const msg = await sub.expect('publish');
+    sub.send({ type: 'pubrec', packetId: msg.packetId! });
+    await sub.expect('pubrel');
+    sub.destroy();
+    await delay(5);
+    const back = await connected(b, 'rel2', 5, persistent);
+    assert.equal((await back.expect('pubrel')).packetId, msg.packetId);
+    back.send({ type: 'pubcomp', packetId: msg.packetId! });
+    await delay(5);
+    assert.equal(b.sessions.get('rel2')?.inflight.size, 0);
+  });
+
+  test('[MQTT-4.3.3-9] inbound QoS 2 state survives a reconnect: the re-sent PUBLISH is not routed twice', async () => {
+    const b = await broker();
+    const sub = await connected(b, 'watch');
+    await sub.subscribe('eo', 0);
+    const pub = await connected(b, 'eo-pub', 5, persistent);
+    pub.publish({ topic: 'eo', payload: Buffer.from('x'), qos: 2, packetId: 12 });
+    await pub.expect('pubrec');
+    pub.destroy();
+    await delay(5);
+    const back = await connected(b, 'eo-pub', 5, persistent);
+    back.publish({ topic: 'eo', payload: Buffer.from('x'), qos: 2, packetId: 12, dup: true });
+    await back.expect('pubrec');
+    back.send({ type: 'pubrel', packetId: 12 });
+    await back.expect('pubcomp');
+    await sub.expect('publish');
+    await sub.expectNothing();
+  });
+
+  test('a persistent session survives a broker restart on the same store: subscriptions, queue, retained', async () => {
+    const store = new MemoryStore();
+    const first = new Broker({ store, sysIntervalSeconds: 0 });
+    await first.start();
+    const sub = await connected(first, 'durable', 5, persistent);
+    await sub.subscribe('d/#', 1);
+    sub.destroy();
+    await delay(5);
+    await first.publish({ topic: 'd/1', payload: 'queued', qos: 1 });
+    await first.publish({ topic: 'd/r', payload: 'retained', qos: 0, retain: true });
+    await first.close();
+
+    const second = new Broker({ store, sysIntervalSeconds: 0 });
+    brokers.push(second);
+    await second.start();
+    assert.equal(second.stats.retained, 1);
+    const back = new RawClient(second, 5);
+    assert.equal((await back.connect({ clientId: 'durable', ...persistent })).sessionPresent, true);
+    assert.equal((await back.expect('publish')).payload.toString(), 'queued');
+    await second.publish({ topic: 'd/2', payload: 'live', qos: 1 });
+    assert.equal((await back.expect('publish')).payload.toString(), 'live');
+  });
+
+  test('unacknowledged in-flight messages survive a restart and are re-sent with DUP', async () => {
+    const store = new MemoryStore();
+    const first = new Broker({ store, sysIntervalSeconds: 0 });
+    await first.start();
+    const sub = await connected(first, 'inflight', 5, persistent);
+    await sub.subscribe('i', 1);
+    await first.publish({ topic: 'i', payload: 'pending', qos: 1 });
+    const msg = await sub.expect('publish');
+    sub.destroy();
+    await delay(5);
+    await first.close();
+    const second = new Broker({ store, sysIntervalSeconds: 0 });
+    brokers.push(second);
+    await second.start();
+    const back = await connected(second, 'inflight', 5, persistent);
+    const again = await back.expect('publish');
+    assert.equal(again.dup, true);
+    assert.equal(again.packetId, msg.packetId);
+  });
+
+  test('a QoS 1 PUBACK waits until the store has committed the message for a persistent session', async () => {
+    let release: () => void = () => {};
+    let held = false;
+    class HeldStore extends MemoryStore {
+      override commit(): Promise<void> {
+        if (!held) return super.commit();
+        return new Promise<void>((resolve) => {
+          release = resolve;
+        });
+      }
+    }
+    const store = new HeldStore();
+    const b = await broker({ store });
+    const sub = await connected(b, 'durable-sub', 5, persistent);
+    await sub.subscribe('dur', 1);
+    sub.destroy();
+    await delay(5);
+    const pub = await connected(b, 'durable-pub');
+    held = true;
+    pub.publish({ topic: 'dur', payload: Buffer.from('x'), qos: 1, packetId: 8 });
+    await pub.expectNothing(50);
+    held = false;
+    release();
+    assert.equal((await pub.expect('puback')).packetId, 8);
+  });
+
+  test('backpressure: a subscriber that does not read loses QoS 0 beyond its buffer and never slows the others', async () => {
+    const b = await broker({ maxWriteBufferBytes: 16 * 1024 });
+    const slow = await connected(b, 'slow');
+    await slow.subscribe('bp', 0);
+    slow.socket.pause();
+    const fast = await connected(b, 'fast');
+    await fast.subscribe('bp', 0);
+    const payload = Buffer.alloc(1024);
+    for (let i = 0; i < 500; i++) {
+      await b.publish({ topic: 'bp', payload });
+      // Let the sockets move between bursts, as a network would.
+      if (i % 8 === 7) await new Promise((resolve) => setImmediate(resolve));
+    }
+    let received = 0;
+    while (received < 500) {
+      await fast.expect('publish');
+      received++;
+    }
+    assert.ok(b.stats.droppedMessages > 400, `dropped ${b.stats.droppedMessages}`);
+    assert.ok(slow.server.writableLength < 64 * 1024, `buffered ${slow.server.writableLength}`);
+  });
+
+  test('backpressure: QoS 1 for a subscriber that does not read waits in its bounded queue', async () => {
+    const b = await broker({ maxWriteBufferBytes: 8 * 1024, maxQueuedMessages: 50 });
+    const slow = await connected(b, 'slow1');
+    await slow.subscribe('bq', 1);
+    slow.socket.pause();
+    for (let i = 0; i < 200; i++) await b.publish({ topic: 'bq', payload: Buffer.alloc(1024), qos: 1 });
+    const session = b.sessions.get('slow1');
+    assert.ok(session);
+    assert.ok(session.queueLength <= 50);
+    assert.ok(session.inflight.size < 30, `in flight ${session.inflight.size}`);
+    assert.ok(b.stats.droppedMessages > 100);
+  });
+
+  test('session expiry removes the session and its subscriptions', async () => {
+    let now = 10_000;
+    const b = await broker({ clock: { now: () => now } });
+    const sub = await connected(b, 'short', 5, { properties: { sessionExpiryInterval: 1 } });
+    await sub.subscribe('gone/#', 1);
+    assert.equal(b.stats.subscriptions, 1);
+    sub.destroy();
+    await delay(5);
+    now += 1500;
+    await delay(1100);
+    assert.equal(b.sessions.has('short'), false);
+    assert.equal(b.stats.subscriptions, 0);
+  });
+
+  test('maxSessionExpiryInterval caps the interval and CONNACK says so', async () => {
+    const b = await broker({ maxSessionExpiryInterval: 60 });
+    const client = new RawClient(b, 5);
+    const connack = await client.connect({ clientId: 'cap', properties: { sessionExpiryInterval: 1000 } });
+    assert.equal(connack.properties?.sessionExpiryInterval, 60);
+    assert.equal(b.sessions.get('cap')?.expiryInterval, 60);
+    client.destroy();
+  });
+});
