@@ -602,6 +602,8 @@ export class MqttClient extends TypedEmitter<ClientEvents> {
     this.#keepalive = properties.serverKeepAlive ?? this.#keepaliveOption;
     this.#sessionPresent = connack.sessionPresent;
 
+    // SUBSCRIBE and UNSUBSCRIBE that were waiting for their acknowledgement go again.
+    for (const request of this.#requests.values()) this.#send(request.packet);
     if (connack.sessionPresent) {
       // [MQTT-4.4.0-1] re-send unacknowledged PUBLISH (with DUP) and PUBREL with their original ids
       for (const flow of this.#inflight.values()) {
@@ -634,7 +636,6 @@ export class MqttClient extends TypedEmitter<ClientEvents> {
       this.#held = [];
       setTimeout(() => this.#releaseHeld(), 0);
     }
-    for (const request of this.#requests.values()) this.#send(request.packet);
     this.#drain();
     this.#startKeepalive(link);
     const info: ConnectInfo = { sessionPresent: connack.sessionPresent, properties, reconnected };

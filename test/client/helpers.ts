@@ -9,6 +9,8 @@ export interface Tap {
   factory: TransportFactory;
   /** Every packet the client wrote (each chunk the client writes is one packet), dropped ones included. */
   sent: Packet[];
+  /** How many times the client called write(). */
+  writes: number;
   /** Packets for which this returns true are not written. */
   drop: (packet: Packet) => boolean;
   /** The current connection's transport. */
@@ -20,6 +22,7 @@ export interface Tap {
 export function tapTransport(protocolVersion: ProtocolVersion): Tap {
   const tap: Tap = {
     sent: [],
+    writes: 0,
     drop: () => false,
     transport: undefined,
     cut() {
@@ -29,6 +32,7 @@ export function tapTransport(protocolVersion: ProtocolVersion): Tap {
       const inner = await defaultTransportFactory(target, handlers);
       const transport: Transport = {
         write(chunks) {
+          tap.writes++;
           const kept: Buffer[] = [];
           for (const chunk of chunks) {
             const packet = decodePacket(chunk, protocolVersion);
