@@ -216,6 +216,10 @@ test(`fuzz: ${CASES} random and mutated packets through the Decoder; only MqttEr
     // What the decoder accepted is a valid packet: it must encode, and decode back to the same packet.
     for (const [p, v] of decoded) {
       stats.packets++;
+      // 3.1.1 reserves CONNACK return codes 6..255 (section 3.2.2.3) without requiring a receiver to reject them;
+      // the decoder passes them on and the encoder maps MQTT 5 refusals (>= 0x80) to the nearest 3.1.1 code, so
+      // such a packet does not round-trip by design.
+      if (p.type === 'connack' && v < 5 && p.reasonCode > 5) continue;
       try {
         const again: Packet[] = [];
         new Decoder((q) => again.push(q), { protocolVersion: v }).push(encode(p, v));
