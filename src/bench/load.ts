@@ -482,18 +482,18 @@ export class LoadRun implements BenchClientEvents {
     }
   }
 
-  onMessage(client: BenchClient, payload: Buffer, arrivedAt: number): void {
-    if (payload.length < STAMP_BYTES || readRunId(payload) !== this.runId) {
+  onMessage(client: BenchClient, buf: Buffer, start: number, end: number, arrivedAt: number): void {
+    if (end - start < STAMP_BYTES || readRunId(buf, start) !== this.runId) {
       this.stray++;
       return;
     }
-    const p = readPublisher(payload);
+    const p = readPublisher(buf, start);
     const track = this.tracks[client.index];
     if (!track || p >= track.next.length) {
       this.stray++;
       return;
     }
-    const seq = readSeq(payload);
+    const seq = readSeq(buf, start);
     const next = track.next[p]!;
     if (seq >= next) {
       track.next[p] = seq + 1;
@@ -503,7 +503,7 @@ export class LoadRun implements BenchClientEvents {
     }
     this.lastReceivedAt = arrivedAt;
     if (this.options.endToEndWindow !== undefined) this.schedulePump();
-    if (this.measuring) this.latency.record(arrivedAt - readSentAt(payload));
+    if (this.measuring) this.latency.record(arrivedAt - readSentAt(buf, start));
   }
 
   onReady(client: BenchClient): void {

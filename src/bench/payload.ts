@@ -22,20 +22,22 @@ export function writeStamp(buf: Buffer, offset: number, sentAt: number, runId: n
   buf.writeUInt32BE(seq, offset + 16);
 }
 
-export function readSentAt(payload: Buffer): number {
-  return payload.readDoubleBE(0);
+// Readers take the buffer and the payload's offset in it, so that receivers need not slice.
+
+export function readSentAt(buf: Buffer, at = 0): number {
+  return buf.readDoubleBE(at);
 }
 
-export function readRunId(payload: Buffer): number {
-  return payload.readUInt32BE(8);
+export function readRunId(buf: Buffer, at = 0): number {
+  return buf.readUInt32BE(at + 8);
 }
 
-export function readPublisher(payload: Buffer): number {
-  return payload.readUInt32BE(12);
+export function readPublisher(buf: Buffer, at = 0): number {
+  return buf.readUInt32BE(at + 12);
 }
 
-export function readSeq(payload: Buffer): number {
-  return payload.readUInt32BE(16);
+export function readSeq(buf: Buffer, at = 0): number {
+  return buf.readUInt32BE(at + 16);
 }
 
 /** A run id that differs between runs with overwhelming probability. */

@@ -10,8 +10,17 @@ export interface LatencySummary {
   max: number;
 }
 
-/** Records latencies (in milliseconds, kept at microsecond resolution) into an HDR histogram. */
+/** Latencies below this many microseconds are counted in a flat array first: one increment per message. */
+const FLAT_US = 2_000_000;
+
+/**
+ * Records latencies (in milliseconds, kept at microsecond resolution) into an HDR histogram. The hot
+ * path only increments a counter per microsecond value; counts move into the histogram when a
+ * summary is asked for, so recording a million samples a second stays cheap.
+ */
 export class LatencyRecorder {
+  private readonly flat = new Uint32Array(FLAT_US);
+  private flatCount = 0;
   private readonly histogram = hdr.build({
     bitBucketSize: 32,
     autoResize: true,
@@ -23,14 +32,31 @@ export class LatencyRecorder {
   /** Negative values (clock skew between processes) are recorded as 0. */
   record(ms: number): void {
     const us = Math.round(ms * 1000);
-    this.histogram.recordValue(Math.max(us, 0));
+    if (us < FLAT_US) {
+      this.flat[us > 0 ? us : 0]!++;
+      this.flatCount++;
+    } else {
+      this.histogram.recordValue(us);
+    }
   }
 
   get count(): number {
-    return this.histogram.totalCount;
+    return this.histogram.totalCount + this.flatCount;
+  }
+
+  private flush(): void {
+    if (this.flatCount === 0) return;
+    const flat = this.flat;
+    for (let us = 0; us < FLAT_US; us++) {
+      const n = flat[us]!;
+      if (n > 0) this.histogram.recordValueWithCount(us, n);
+    }
+    flat.fill(0);
+    this.flatCount = 0;
   }
 
   summary(): LatencySummary {
+    this.flush();
     const h = this.histogram;
     if (h.totalCount === 0) return { count: 0, mean: 0, p50: 0, p90: 0, p99: 0, max: 0 };
     return {
