@@ -1,0 +1,79 @@
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import type { Broker } from '../../src/broker/broker.js';
+import type { ConnectEvent, DisconnectEvent, PublishEvent, PublishedEvent } from '../../src/broker/hooks.js';
+import { ReasonCode } from '../../src/protocol/reason-codes.js';
+import { connected, delay, startBroker } from './helpers.js';
+
+describe('hooks and events', () => {
+  const brokers: Broker[] = [];
+  after(async () => {
+    for (const b of brokers) await b.close();
+  });
+
+  test('onPublish may change a message or refuse it; onPublished observes; onConnect/onDisconnect see clients', async () => {
+    const connects: ConnectEvent[] = [];
+    const disconnects: DisconnectEvent[] = [];
+    const published: PublishedEvent[] = [];
+    const b = await startBroker({
+      hooks: {
+        onConnect: (e: ConnectEvent) => connects.push(e),
+        onDisconnect: (e: DisconnectEvent) => disconnects.push(e),
+        onPublish: (e: PublishEvent) => {
+          if (e.message.topic === 'blocked') return { reasonCode: ReasonCode.QuotaExceeded, reasonString: 'no' };
+          e.message.payload = Buffer.from(e.message.payload.toString().toUpperCase());
+          return undefined;
+        },
+        onPublished: (e: PublishedEvent) => published.push(e),
+        onSubscribe: (e: { subscription: { topicFilter: string } }) =>
+          e.subscription.topicFilter === 'nope' ? ReasonCode.NotAuthorized : undefined,
+      },
+    });
+    brokers.push(b);
+    const events: string[] = [];
+    b.on('clientConnected', (c) => events.push(`+${c.clientId}`));
+    b.on('clientDisconnected', (c) => events.push(`-${c.clientId}`));
+    const sub = await connected(b, 'hsub');
+    assert.deepEqual(await sub.subscribe('nope', 0), [ReasonCode.NotAuthorized]);
+    await sub.subscribe('h', 0);
+    const pub = await connected(b, 'hpub', 5, { username: 'alice' });
+    pub.publish({ topic: 'h', payload: Buffer.from('quiet') });
+    assert.equal((await sub.expect('publish')).payload.toString(), 'QUIET');
+    pub.publish({ topic: 'blocked', payload: Buffer.from('x'), qos: 1, packetId: 1 });
+    const ack = await pub.expect('puback');
+    assert.equal(ack.reasonCode, ReasonCode.QuotaExceeded);
+    assert.equal(ack.properties?.reasonString, 'no');
+    assert.equal(published.length, 1);
+    assert.equal(published[0].client?.clientId, 'hpub');
+    assert.equal(published[0].deliveries, 1);
+    assert.deepEqual(
+      connects.map((c) => [c.client.clientId, c.client.username]),
+      [
+        ['hsub', undefined],
+        ['hpub', 'alice'],
+      ],
+    );
+    pub.destroy();
+    await delay(5);
+    assert.equal(disconnects[0]?.client.clientId, 'hpub');
+    assert.deepEqual(events, ['+hsub', '+hpub', '-hpub']);
+  });
+
+  test('Broker.publish routes an application message to subscribers, retained included', async () => {
+    const b = await startBroker();
+    brokers.push(b);
+    const sub = await connected(b, 'app');
+    await sub.subscribe('app/#', 1);
+    await b.publish({
+      topic: 'app/x',
+      payload: 'from the app',
+      qos: 1,
+      retain: true,
+      properties: { contentType: 'text/plain' },
+    });
+    const msg = await sub.expect('publish');
+    assert.equal(msg.payload.toString(), 'from the app');
+    assert.equal(msg.properties?.contentType, 'text/plain');
+    assert.equal(b.stats.retained, 1);
+  });
+});
