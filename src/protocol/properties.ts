@@ -177,7 +177,10 @@ export function decodeProperties(buf: Buffer, start: number, end: number, contex
         pos += 2;
         if (pos + len > end) throw malformed(`property ${def.name} is truncated`);
         if (record[def.name] !== undefined) throw protocolError(`property ${def.name} included more than once`);
-        record[def.name] = decodeUtf8(buf, pos, pos + len);
+        const value = decodeUtf8(buf, pos, pos + len);
+        // [MQTT-3.3.2-14] a Response Topic is a topic name: no wildcards.
+        if (def.id === 0x08 && hasWildcard(value)) throw protocolError('response topic contains a wildcard');
+        record[def.name] = value;
         pos += len;
         continue;
       }
@@ -222,6 +225,10 @@ export function decodeProperties(buf: Buffer, start: number, end: number, contex
   return props;
 }
 
+function hasWildcard(topic: string): boolean {
+  return topic.includes('+') || topic.includes('#');
+}
+
 function checkInteger(name: string, value: unknown, max: number, min = 0): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
     throw malformed(`property ${name} must be an integer in ${min}..${max}, not ${String(value)}`);
@@ -255,7 +262,8 @@ export function propertiesLength(props: Properties | undefined, context: number)
         length += 2;
         break;
       case 'uint16':
-        checkInteger(def.name, value, 65_535, def.nonZero ? 1 : 0);
+        // [MQTT-3.3.2-8] a sender never writes Topic Alias 0 (a receiver answers it with 0x94).
+        checkInteger(def.name, value, 65_535, def.nonZero || def.id === 0x23 ? 1 : 0);
         length += 3;
         break;
       case 'uint32':
@@ -272,6 +280,9 @@ export function propertiesLength(props: Properties | undefined, context: number)
       }
       case 'string':
         length += 3 + utf8LengthOf(value as string, def.name);
+        if (def.id === 0x08 && hasWildcard(value as string)) {
+          throw malformed('[MQTT-3.3.2-14] response topic contains a wildcard');
+        }
         break;
       case 'binary':
         length += 3 + checkBinary(def.name, value).length;

@@ -83,6 +83,13 @@ test('§2.2.2.2 property values out of their range cannot be encoded', () => {
   assert.throws(() => encode(pub({ properties: { correlationData: 'text' as unknown as Buffer } }), 5), malformed);
 });
 
+test('[MQTT-3.3.2-8] Topic Alias 0 and [MQTT-3.3.2-14] a Response Topic with wildcards cannot be encoded', () => {
+  assert.throws(() => encode(pub({ properties: { topicAlias: 0 } }), 5), malformed);
+  assert.throws(() => encode(pub({ properties: { responseTopic: 'reply/+' } }), 5), malformed);
+  assert.throws(() => encode(pub({ properties: { responseTopic: '#' } }), 5), malformed);
+  assert.equal(encode(pub({ properties: { responseTopic: 'reply/1' } }), 5)[0], 0x30);
+});
+
 test('[MQTT-2.2.1-3] QoS 1 and 2 PUBLISH, SUBSCRIBE and UNSUBSCRIBE need a packet identifier 1..65535', () => {
   assert.throws(() => encode(pub({ qos: 1 }), 4), malformed);
   assert.throws(() => encode(pub({ qos: 2, packetId: 0 }), 4), malformed);

@@ -512,6 +512,78 @@ export const invalidVectors: InvalidVector[] = [
     reasonCode: PROTOCOL_ERROR,
   },
   {
+    name: '[MQTT-3.3.2-14] a Response Topic with a wildcard is a Protocol Error',
+    version: 5,
+    bytes: [0x30, 0x0a, ...str('t'), 0x06, 0x08, ...str('a/#')],
+    reasonCode: PROTOCOL_ERROR,
+  },
+  {
+    name: '[MQTT-1.5.7-1] a user property name that is not UTF-8',
+    version: 5,
+    bytes: [0x50, 0x0b, 0x00, 0x01, 0x80, 0x07, 0x26, 0x00, 0x01, 0xff, ...str('v')],
+    reasonCode: MALFORMED,
+  },
+  {
+    name: '[MQTT-3.8.3-1] a SUBSCRIBE topic filter that is not UTF-8',
+    version: 4,
+    bytes: [0x82, 0x06, 0x00, 0x01, 0x00, 0x01, 0xc0, 0x00],
+    reasonCode: MALFORMED,
+  },
+  {
+    name: '[MQTT-3.10.3-1] an UNSUBSCRIBE topic filter that is not UTF-8',
+    version: 5,
+    bytes: [0xa2, 0x06, 0x00, 0x01, 0x00, 0x00, 0x01, 0x80],
+    reasonCode: MALFORMED,
+  },
+  {
+    name: '[MQTT-3.14.1-1] DISCONNECT with reserved flags 0010',
+    version: 5,
+    bytes: [0xe2, 0x00],
+    reasonCode: MALFORMED,
+  },
+  {
+    name: '[MQTT-3.15.1-1] AUTH with reserved flags 0001',
+    version: 5,
+    bytes: [0xf1, 0x00],
+    reasonCode: MALFORMED,
+  },
+  {
+    name: '[MQTT-3.1.3-3] CONNECT without a client identifier',
+    version: undefined,
+    bytes: [...connect311(0x02, 10), 0x00, 0x00],
+    reasonCode: MALFORMED,
+  },
+  {
+    name: '[MQTT-3.1.2-9] will flag set but no will topic and message',
+    version: undefined,
+    bytes: [...connect311(0x06, 12), 0x00, 0x00, ...str('')],
+    reasonCode: MALFORMED,
+  },
+  {
+    name: '[MQTT-3.1.2-19] user name flag set but no user name (3.1.1; [MQTT-3.1.2-17] in 5.0)',
+    version: undefined,
+    bytes: [...connect311(0x82, 12), 0x00, 0x00, ...str('')],
+    reasonCode: MALFORMED,
+  },
+  {
+    name: '[MQTT-3.1.2-19] password flag set but no password (5.0; [MQTT-3.1.2-21] in 3.1.1)',
+    version: undefined,
+    bytes: [0x10, 13, ...str('MQTT'), 0x05, 0x42, 0x00, 0x00, 0x00, ...str('')],
+    reasonCode: MALFORMED,
+  },
+  {
+    name: '[MQTT-3.1.3-12] a user name that is not UTF-8',
+    version: undefined,
+    bytes: [...connect311(0x82, 15), 0x00, 0x00, ...str(''), 0x00, 0x01, 0xfe],
+    reasonCode: MALFORMED,
+  },
+  {
+    name: '[MQTT-3.1.3-11] a will topic with U+0000 (5.0; [MQTT-3.1.3-10] in 3.1.1)',
+    version: undefined,
+    bytes: [0x10, 19, ...str('MQTT'), 0x05, 0x06, 0x00, 0x00, 0x00, ...str(''), 0x00, 0x00, 0x01, 0x00, ...bin([])],
+    reasonCode: MALFORMED,
+  },
+  {
     name: 'AUTH with a property only CONNACK may carry',
     version: 5,
     bytes: [0xf0, 0x04, 0x18, 0x02, 0x25, 0x01], // AUTH, property Retain Available
