@@ -41,6 +41,8 @@ export interface Message {
   qos: QoS;
   retain: boolean;
   dup: boolean;
+  /** The packet identifier it arrived with (QoS 1 and 2). */
+  packetId?: number;
   /** MQTT 5 properties (the topic alias already resolved into `topic`). */
   properties?: Properties;
 }
@@ -899,6 +901,7 @@ export class MqttClient extends TypedEmitter<ClientEvents> {
       retain: packet.retain,
       dup: packet.dup,
     };
+    if (packet.packetId !== undefined) message.packetId = packet.packetId;
     const source = packet.properties;
     if (source) {
       const { topicAlias: _, ...properties } = source;

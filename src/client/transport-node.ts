@@ -1,7 +1,7 @@
 // Node transports: TCP (mqtt://), TLS (mqtts://) and the `ws` package (ws://, wss://).
 
 import { isIP, type Socket, connect as tcpConnect } from 'node:net';
-import { connect as tlsConnect } from 'node:tls';
+import { type ConnectionOptions, connect as tlsConnect } from 'node:tls';
 import { WebSocket } from 'ws';
 import { MqttError } from '../protocol/errors.js';
 import { ReasonCode } from '../protocol/reason-codes.js';
@@ -18,16 +18,18 @@ function toPem(value: string | Uint8Array): string | Buffer {
   return typeof value === 'string' ? value : Buffer.from(value);
 }
 
-function tlsSettings(target: TransportTarget, tls: TlsOptions | undefined) {
+function tlsSettings(target: TransportTarget, tls: TlsOptions | undefined): ConnectionOptions {
   const ca = tls?.ca === undefined ? undefined : Array.isArray(tls.ca) ? tls.ca.map(toPem) : toPem(tls.ca);
   const servername = tls?.servername ?? (isIP(target.host) === 0 ? target.host : undefined);
-  return {
+  const settings: ConnectionOptions = {
     ca,
     cert: tls?.cert === undefined ? undefined : toPem(tls.cert),
     key: tls?.key === undefined ? undefined : toPem(tls.key),
     rejectUnauthorized: tls?.rejectUnauthorized ?? true,
     servername,
   };
+  if (tls?.verifyHostname === false) settings.checkServerIdentity = () => undefined;
+  return settings;
 }
 
 function connectError(target: TransportTarget, cause: unknown): MqttError {

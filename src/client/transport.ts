@@ -16,6 +16,8 @@ export interface TlsOptions {
   key?: string | Uint8Array;
   /** Verify the server's certificate (default true). */
   rejectUnauthorized?: boolean;
+  /** Check that the certificate names the host (default true); false still verifies the chain. */
+  verifyHostname?: boolean;
   /** SNI and certificate host name; defaults to the URL's host when it is a name. */
   servername?: string;
 }

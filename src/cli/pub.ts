@@ -1,0 +1,175 @@
+// `starling pub`: publish one message, a file, stdin, or one message per stdin line, with
+// mosquitto_pub's flags.
+
+import { readFile } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
+import { connect, type MqttClient, MqttError } from '../client/index.js';
+import { reasonText } from '../client/reason-text.js';
+import {
+  type CliIo,
+  type CommonFlags,
+  checkFlags,
+  clientSettings,
+  commonFlagSpecs,
+  commonUsage,
+  debugTransport,
+  defaultFlags,
+  type FlagSpec,
+  parseFlags,
+  processIo,
+} from './connect-options.js';
+
+type MessageSource =
+  | { kind: 'message'; value: string }
+  | { kind: 'file'; path: string }
+  | { kind: 'null' }
+  | {
+      kind: 'stdin';
+    }
+  | { kind: 'lines' };
+
+interface PubFlags extends CommonFlags {
+  source: MessageSource | undefined;
+  sources: number;
+  retain: boolean;
+}
+
+const usage = `Usage: starling pub {-t topic | -L URL} {-m message | -f file | -l | -n | -s} [options]
+
+Publish options:
+  -t, --topic TOPIC          topic to publish to
+  -m, --message TEXT         the message
+  -f, --file FILE            the content of FILE as the message
+  -l, --stdin-line           one message per line of stdin
+  -s, --stdin-file           all of stdin as one message
+  -n, --null-message         a zero-length message
+  -r, --retain               retain the message
+
+${commonUsage}`;
+
+function pubSpecs(): FlagSpec<PubFlags>[] {
+  const source = (f: PubFlags, value: MessageSource): void => {
+    f.source = value;
+    f.sources++;
+  };
+  return [
+    ...commonFlagSpecs<PubFlags>(),
+    { names: ['-m', '--message'], values: 1, apply: (f, v) => source(f, { kind: 'message', value: v }) },
+    { names: ['-f', '--file'], values: 1, apply: (f, v) => source(f, { kind: 'file', path: v }) },
+    { names: ['-l', '--stdin-line'], values: 0, apply: (f) => source(f, { kind: 'lines' }) },
+    { names: ['-s', '--stdin-file'], values: 0, apply: (f) => source(f, { kind: 'stdin' }) },
+    { names: ['-n', '--null-message'], values: 0, apply: (f) => source(f, { kind: 'null' }) },
+    { names: ['-r', '--retain'], values: 0, apply: (f) => (f.retain = true) },
+  ];
+}
+
+async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
+  return Buffer.concat(chunks);
+}
+
+/** What went wrong, for a person or a script reading stderr. */
+export function describeFailure(error: unknown): string {
+  if (error instanceof MqttError) {
+    const cause = error.cause instanceof Error ? error.cause.message : undefined;
+    return cause ?? (error.reasonCode >= 0x80 ? reasonText(error.reasonCode) : error.message);
+  }
+  return error instanceof Error ? error.message : String(error);
+}
+
+export async function runPub(argv: string[], io: CliIo = processIo()): Promise<number> {
+  const flags: PubFlags = { ...defaultFlags(), source: undefined, sources: 0, retain: false };
+  let settings: ReturnType<typeof clientSettings>;
+  try {
+    parseFlags(argv, flags, pubSpecs());
+    if (flags.help) {
+      io.stdout.write(`${usage}\n`);
+      return 0;
+    }
+    checkFlags(flags);
+    settings = clientSettings(flags);
+    if (flags.topics.length !== 1 || flags.sources === 0) {
+      throw new Error('both a topic (-t) and a message (-m, -f, -l, -n or -s) must be given');
+    }
+    if (flags.sources > 1) throw new Error('give only one of -m, -f, -l, -n and -s');
+  } catch (error) {
+    if (!flags.quiet) io.stderr.write(`Error: ${describeFailure(error)}\nUse 'starling pub --help' to see usage.\n`);
+    return 1;
+  }
+  const topic = flags.topics[0] as string;
+  const source = flags.source as MessageSource;
+  let payload: Buffer | undefined;
+  try {
+    if (source.kind === 'message') payload = Buffer.from(source.value, 'utf8');
+    else if (source.kind === 'null') payload = Buffer.alloc(0);
+    else if (source.kind === 'file') payload = await readFile(source.path);
+    else if (source.kind === 'stdin') payload = await readAll(io.stdin);
+  } catch (error) {
+    if (!flags.quiet) io.stderr.write(`Error: cannot read the message: ${describeFailure(error)}\n`);
+    return 1;
+  }
+
+  const { url, options } = settings;
+  let client: MqttClient | undefined;
+  if (flags.debug) {
+    options.transport = debugTransport(
+      flags.protocolVersion,
+      () => client?.clientId ?? options.clientId ?? '',
+      io.stderr,
+    );
+  }
+  // One message: fail fast. Line mode is long-lived and rides out broker restarts.
+  if (source.kind !== 'lines') options.reconnect = false;
+  try {
+    client = await connect(url, options);
+  } catch (error) {
+    if (!flags.quiet) io.stderr.write(`Connection error: ${describeFailure(error)}\n`);
+    return 1;
+  }
+
+  const publishOptions = {
+    qos: flags.qos,
+    retain: flags.retain,
+    ...(flags.protocolVersion === 5 && Object.keys(flags.properties.publish).length > 0
+      ? { properties: flags.properties.publish }
+      : {}),
+  };
+  let code = 0;
+  try {
+    if (payload !== undefined) {
+      await client.publish(topic, payload, publishOptions);
+    } else {
+      // Many publishes in flight at once, but a bounded number, so a large input does not pile up.
+      const pending = new Set<Promise<void>>();
+      let failure: unknown;
+      const lines = createInterface({ input: io.stdin, crlfDelay: Number.POSITIVE_INFINITY });
+      for await (const line of lines) {
+        const sent = client.publish(topic, line, publishOptions).then(
+          () => void pending.delete(sent),
+          (error: unknown) => {
+            pending.delete(sent);
+            failure ??= error;
+          },
+        );
+        pending.add(sent);
+        if (pending.size >= 512) await Promise.race(pending);
+        if (failure) break;
+      }
+      await Promise.all(pending);
+      if (failure) throw failure;
+    }
+  } catch (error) {
+    if (!flags.quiet) io.stderr.write(`Error: publish failed: ${describeFailure(error)}\n`);
+    code = 1;
+  }
+  const disconnect = flags.properties.disconnect;
+  const { sessionExpiryInterval, ...properties } = disconnect;
+  await client
+    .end({
+      ...(sessionExpiryInterval !== undefined ? { sessionExpiryInterval } : {}),
+      ...(Object.keys(properties).length > 0 ? { properties } : {}),
+    })
+    .catch(() => undefined);
+  return code;
+}
