@@ -101,7 +101,7 @@ const SCENARIOS: Scenario[] = [
     id: 'fanout-q0',
     title: 'fan-out QoS 0, 1 pub → 100 sub',
     kind: 'throughput',
-    load: { publishers: 1, subscribers: 100, topic: 'bench/fan', filter: 'bench/fan', qos: 0, endToEndWindow: 1000 },
+    load: { publishers: 1, subscribers: 100, topic: 'bench/fan', filter: 'bench/fan', qos: 0, endToEndWindow: 4000 },
   },
   {
     id: 'p2p-q1',
