@@ -248,6 +248,9 @@ function checkBinary(name: string, value: unknown): Buffer {
  */
 export function propertiesLength(props: Properties | undefined, context: number): number {
   if (props === undefined) return 0;
+  if (props.authenticationData !== undefined && props.authenticationMethod === undefined) {
+    throw malformed('authenticationData needs an authenticationMethod');
+  }
   const record = props as Record<string, unknown>;
   let length = 0;
   for (const def of PROPERTY_DEFINITIONS) {

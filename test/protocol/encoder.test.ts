@@ -81,6 +81,10 @@ test('§2.2.2.2 property values out of their range cannot be encoded', () => {
   assert.throws(() => encode(pub({ properties: { subscriptionIdentifiers: [268_435_456] } }), 5), malformed);
   assert.throws(() => encode(pub({ properties: { topicAlias: 65_536 } }), 5), malformed);
   assert.throws(() => encode(pub({ properties: { correlationData: 'text' as unknown as Buffer } }), 5), malformed);
+  assert.throws(
+    () => encode({ type: 'auth', reasonCode: 0x18, properties: { authenticationData: Buffer.from([1]) } }, 5),
+    malformed,
+  );
 });
 
 test('[MQTT-3.3.2-8] Topic Alias 0 and [MQTT-3.3.2-14] a Response Topic with wildcards cannot be encoded', () => {
