@@ -4,6 +4,7 @@
 export * from './decoder.js';
 export * from './encoder.js';
 export * from './errors.js';
+export type { UnsupportedProtocol } from './packet-reader.js';
 export * from './packets.js';
 export * from './primitives.js';
 export * from './properties.js';

@@ -19,6 +19,12 @@ import type {
 import { decodeProperties, WILL_PROPERTIES } from './properties.js';
 import { ReasonCode, ReasonCodesByPacket } from './reason-codes.js';
 
+/** The `cause` of the 0x84 MqttError thrown for a CONNECT with an unknown protocol name or level. */
+export interface UnsupportedProtocol {
+  protocolName: string;
+  protocolLevel: number;
+}
+
 function malformed(message: string): MqttError {
   return new MqttError(ReasonCode.MalformedPacket, message);
 }
@@ -203,10 +209,13 @@ export class PacketReader {
     const protocolName = this.string();
     const level = this.byte();
     if (!((protocolName === 'MQTT' && (level === 4 || level === 5)) || (protocolName === 'MQIsdp' && level === 3))) {
-      // [MQTT-3.1.2-1], [MQTT-3.1.2-2]
+      // [MQTT-3.1.2-1], [MQTT-3.1.2-2]. The cause tells the server which refusal the client can read:
+      // CONNACK 0x01 for a 3.1/3.1.1 client, 0x84 for MQTT 5.
+      const cause: UnsupportedProtocol = { protocolName, protocolLevel: level };
       throw new MqttError(
         ReasonCode.UnsupportedProtocolVersion,
         `unsupported protocol ${JSON.stringify(protocolName)} level ${level}`,
+        { cause },
       );
     }
     const version = level as ProtocolVersion;
