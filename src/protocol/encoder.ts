@@ -189,11 +189,14 @@ function encodeConnect(packet: ConnectPacket, version: ProtocolVersion): Buffer 
 
 function encodeConnack(packet: ConnackPacket, version: ProtocolVersion): Buffer {
   let reasonCode = checkByte('reasonCode', packet.reasonCode);
-  // MQTT 3.1 has no Session Present flag: the whole first byte is reserved.
-  const flags = version > 3 && packet.sessionPresent ? 1 : 0;
-  if (version < 5) {
+  if (version < 5 && reasonCode >= 0x80) {
     // An MQTT 5 refusal becomes the nearest 3.1.1 return code (section 3.2.2.3 knows only 0..5).
-    if (reasonCode >= 0x80) reasonCode = connackReturnCodeFor(reasonCode);
+    reasonCode = connackReturnCodeFor(reasonCode);
+  }
+  // MQTT 3.1 has no Session Present flag: the whole first byte is reserved. A refusal never has a
+  // session ([MQTT-3.2.2-4] in 3.1.1, [MQTT-3.2.2-6] in 5.0).
+  const flags = version > 3 && reasonCode === 0 && packet.sessionPresent ? 1 : 0;
+  if (version < 5) {
     return Buffer.from([0x20, 0x02, flags, reasonCode]);
   }
   checkReasonCode(ReasonCodesByPacket.connack, reasonCode, 'CONNACK');

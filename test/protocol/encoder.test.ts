@@ -207,6 +207,13 @@ test('§3.2.2.3 a 3.1.1 CONNACK turns an MQTT 5 refusal into the nearest return 
   assert.deepStrictEqual(connack(0x86), [0x20, 2, 0, 4]);
   assert.deepStrictEqual(connack(0x87), [0x20, 2, 0, 5]);
   assert.deepStrictEqual(connack(0x89), [0x20, 2, 0, 3]);
+  // [MQTT-3.2.2-4] (3.1.1), [MQTT-3.2.2-6] (5.0): a refusal never says a session is present.
+  assert.deepStrictEqual([...encode({ type: 'connack', sessionPresent: true, reasonCode: 0x87 }, 4)], [0x20, 2, 0, 5]);
+  assert.deepStrictEqual(
+    [...encode({ type: 'connack', sessionPresent: true, reasonCode: 0x87 }, 5)],
+    [0x20, 3, 0, 0x87, 0],
+  );
+  assert.deepStrictEqual([...encode({ type: 'connack', sessionPresent: true, reasonCode: 0 }, 5)], [0x20, 3, 1, 0, 0]);
   // MQTT 3.1 has no session present flag.
   assert.deepStrictEqual([...encode({ type: 'connack', sessionPresent: true, reasonCode: 0 }, 3)], [0x20, 2, 0, 0]);
 });
