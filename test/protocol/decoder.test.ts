@@ -112,6 +112,19 @@ test('a packet split across chunks is assembled once, in a buffer of its own siz
   assert.ok(packets[0]!.payload.equals(Buffer.alloc(1000, 0x78)));
 });
 
+test('a 3 MB PUBLISH (four-byte remaining length) arrives intact through 64 KB chunks', () => {
+  const payload = Buffer.alloc(3 * 1024 * 1024);
+  for (let i = 0; i < payload.length; i += 4096) payload[i] = (i / 4096) & 0xff;
+  const bytes = encode({ type: 'publish', topic: 'big', payload, qos: 1, retain: false, dup: false, packetId: 9 }, 5);
+  assert.equal(bytes[4]! & 0x80, 0); // the fourth length byte ends the remaining length
+  const packets: PublishPacket[] = [];
+  const decoder = new Decoder((p) => packets.push(p as PublishPacket), { protocolVersion: 5 });
+  for (let i = 0; i < bytes.length; i += 65_536) decoder.push(bytes.subarray(i, i + 65_536));
+  assert.equal(packets.length, 1);
+  assert.equal(decoder.buffered, 0);
+  assert.ok(packets[0]!.payload.equals(payload));
+});
+
 test('packets are delivered synchronously and in order, the rest of a chunk kept for later', () => {
   const a = publish('a', 1);
   const b = publish('b', 300);
