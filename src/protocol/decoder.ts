@@ -3,7 +3,7 @@
 // payload (see PublishPacket.payload).
 
 import { MqttError } from './errors.js';
-import { checkFirstByte, PacketReader } from './packet-reader.js';
+import { checkFirstByte, PacketReader, type UnsupportedProtocol } from './packet-reader.js';
 import type { Packet, ProtocolVersion } from './packets.js';
 import { MAX_PACKET_SIZE } from './primitives.js';
 import { ReasonCode } from './reason-codes.js';
@@ -47,6 +47,14 @@ export class Decoder {
     this.onPacket = onPacket;
     this.protocolVersion = options?.protocolVersion;
     this.maximumPacketSize = options?.maximumPacketSize ?? MAX_PACKET_SIZE;
+  }
+
+  /**
+   * After a 0x84 failure: the protocol name and level the CONNECT asked for, so a server can refuse
+   * it in a form the client reads (CONNACK 0x01 for 3.1/3.1.1, 0x84 for MQTT 5).
+   */
+  get unsupportedProtocol(): UnsupportedProtocol | undefined {
+    return this.reader.refusedProtocol;
   }
 
   /** Bytes buffered awaiting the rest of a packet. */

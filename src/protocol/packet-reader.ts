@@ -19,7 +19,7 @@ import type {
 import { decodeProperties, WILL_PROPERTIES } from './properties.js';
 import { ReasonCode, ReasonCodesByPacket } from './reason-codes.js';
 
-/** The `cause` of the 0x84 MqttError thrown for a CONNECT with an unknown protocol name or level. */
+/** The protocol name and level of a CONNECT refused with 0x84 Unsupported Protocol Version. */
 export interface UnsupportedProtocol {
   protocolName: string;
   protocolLevel: number;
@@ -73,6 +73,8 @@ export class PacketReader {
   buf: Buffer = Buffer.alloc(0);
   pos = 0;
   end = 0;
+  /** Set when a CONNECT names a protocol this reader does not speak. */
+  refusedProtocol: UnsupportedProtocol | undefined;
 
   /**
    * Decodes the packet whose first byte is `first` (already checked by checkFirstByte) and whose body
@@ -209,13 +211,12 @@ export class PacketReader {
     const protocolName = this.string();
     const level = this.byte();
     if (!((protocolName === 'MQTT' && (level === 4 || level === 5)) || (protocolName === 'MQIsdp' && level === 3))) {
-      // [MQTT-3.1.2-1], [MQTT-3.1.2-2]. The cause tells the server which refusal the client can read:
-      // CONNACK 0x01 for a 3.1/3.1.1 client, 0x84 for MQTT 5.
-      const cause: UnsupportedProtocol = { protocolName, protocolLevel: level };
+      // [MQTT-3.1.2-1], [MQTT-3.1.2-2]. What was asked for stays readable (Decoder.unsupportedProtocol),
+      // so a server can refuse in a form the client reads: CONNACK 0x01 for 3.1/3.1.1, 0x84 for MQTT 5.
+      this.refusedProtocol = { protocolName, protocolLevel: level };
       throw new MqttError(
         ReasonCode.UnsupportedProtocolVersion,
         `unsupported protocol ${JSON.stringify(protocolName)} level ${level}`,
-        { cause },
       );
     }
     const version = level as ProtocolVersion;
@@ -273,6 +274,8 @@ export class PacketReader {
       sessionPresent: version > 3 && (ackFlags & 1) !== 0,
       reasonCode: this.byte(),
     };
+    // [MQTT-3.2.2-4] (3.1.1), [MQTT-3.2.2-6] (5.0): a refusal never comes with a session.
+    if (packet.sessionPresent && packet.reasonCode !== 0) throw protocolError('CONNACK refuses but claims a session');
     if (version === 5) {
       checkReasonCode(ReasonCodesByPacket.connack, packet.reasonCode, 'CONNACK'); // [MQTT-3.2.2-8]
       const properties = this.properties(2);

@@ -154,15 +154,12 @@ test('[MQTT-3.1.0-1] without a known level only CONNECT is accepted, and its lev
   assert.throws(() => early.push(Buffer.from([0xc0])), hasReason(0x82));
 });
 
-test('[MQTT-3.1.2-2] an unsupported protocol level names the level in the error cause, for the right CONNACK', () => {
+test('[MQTT-3.1.2-2] after an unsupported protocol level the decoder tells which one was asked for', () => {
+  const decoder = new Decoder(() => assert.fail('no packet'));
+  assert.equal(decoder.unsupportedProtocol, undefined);
   const bytes = Buffer.from([0x10, 12, 0, 4, 0x4d, 0x51, 0x54, 0x54, 0x06, 0x02, 0, 0, 0, 0]); // "MQTT" level 6
-  assert.throws(
-    () => decodePacket(bytes),
-    (err) =>
-      err instanceof MqttError &&
-      err.reasonCode === 0x84 &&
-      JSON.stringify(err.cause) === JSON.stringify({ protocolName: 'MQTT', protocolLevel: 6 }),
-  );
+  assert.throws(() => decoder.push(bytes), hasReason(0x84));
+  assert.deepStrictEqual(decoder.unsupportedProtocol, { protocolName: 'MQTT', protocolLevel: 6 });
 });
 
 test('after a throw the decoder is dead and keeps refusing with the same reason', () => {

@@ -458,6 +458,18 @@ export const invalidVectors: InvalidVector[] = [
     reasonCode: MALFORMED,
   },
   {
+    name: '[MQTT-3.2.2-4] CONNACK refusing with session present set (3.1.1)',
+    version: 4,
+    bytes: [0x20, 0x02, 0x01, 0x05],
+    reasonCode: PROTOCOL_ERROR,
+  },
+  {
+    name: '[MQTT-3.2.2-6] CONNACK refusing with session present set (MQTT 5)',
+    version: 5,
+    bytes: [0x20, 0x03, 0x01, 0x87, 0x00],
+    reasonCode: PROTOCOL_ERROR,
+  },
+  {
     name: '[MQTT-3.2.2-8] CONNACK with reason code 0x04, which only DISCONNECT may use',
     version: 5,
     bytes: [0x20, 0x03, 0x00, 0x04, 0x00],
