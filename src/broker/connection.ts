@@ -123,7 +123,15 @@ export class Connection {
 
   send(packet: Packet): void {
     if (this.state === 'closed') return;
-    this.sendBytes(encode(packet, this.version));
+    let bytes = encode(packet, this.version);
+    if (bytes.length > this.clientMaximumPacketSize && 'properties' in packet && packet.properties) {
+      // [MQTT-3.4.2-2] and its siblings: leave out Reason String and User Properties rather than exceed the
+      // client's Maximum Packet Size.
+      const { reasonString, userProperties, ...rest } = packet.properties;
+      bytes = encode({ ...packet, properties: rest } as Packet, this.version);
+      if (bytes.length > this.clientMaximumPacketSize) return;
+    }
+    this.sendBytes(bytes);
   }
 
   /** A PUBACK/PUBREC that may have to wait for the store to commit the message it acknowledges. */
@@ -320,6 +328,13 @@ export class Connection {
         return;
       }
       if (packet.type === 'connect') throw new MqttError(ReasonCode.ProtocolError, '[MQTT-3.1.0-2] second CONNECT');
+      if (this.authMethod !== undefined) {
+        // [MQTT-3.1.2-30] during enhanced authentication only AUTH and DISCONNECT may precede CONNACK.
+        throw new MqttError(
+          ReasonCode.ProtocolError,
+          `[MQTT-3.1.2-30] ${packet.type.toUpperCase()} during authentication`,
+        );
+      }
       if (!this.pendingPackets) this.pendingPackets = [];
       const pending = this.pendingPackets;
       if (pending.length >= 1000) throw new MqttError(ReasonCode.QuotaExceeded, 'too many packets before CONNACK');

@@ -246,7 +246,8 @@ export class Session {
   takeSharedMessages(): { message: Message; group: SharedGroup }[] {
     const out: { message: Message; group: SharedGroup }[] = [];
     for (const entry of [...this.inflight.values()]) {
-      if (entry.group && entry.message && entry.state !== 'awaitPubcomp') {
+      // QoS 2 stays: [MQTT-4.8.2-4] completed when this client reconnects, [MQTT-4.8.2-5] never sent elsewhere.
+      if (entry.group && entry.message && entry.qos === 1) {
         out.push({ message: entry.message, group: entry.group });
         this.inflight.delete(entry.packetId);
         if (this.persistent) this.#host.store.deleteInflight(this.clientId, entry.packetId);

@@ -130,4 +130,29 @@ describe('enhanced authentication, authorization and problem information', () =>
     chatty.publish({ topic: '$SYS/x', payload: Buffer.from('x'), qos: 1, packetId: 1 });
     assert.ok((await chatty.expect('puback')).properties?.reasonString);
   });
+
+  test('[MQTT-3.1.2-30] a packet other than AUTH during enhanced authentication gets CONNACK 0x82', async () => {
+    const b = await broker({ hooks });
+    const client = new RawClient(b, 5);
+    client.send({
+      type: 'connect',
+      protocolName: 'MQTT',
+      protocolVersion: 5,
+      clean: true,
+      keepAlive: 0,
+      clientId: 'impatient',
+      properties: { authenticationMethod: 'demo' },
+    });
+    await client.expect('auth');
+    client.send({ type: 'pingreq' });
+    assert.equal((await client.expect('connack')).reasonCode, ReasonCode.ProtocolError);
+    await client.waitClosed();
+  });
+
+  test('[MQTT-4.12.0-6] AUTH from a client that did not start enhanced authentication is a protocol error', async () => {
+    const b = await broker({ hooks });
+    const client = await connected(b, 'plain-auth');
+    client.send({ type: 'auth', reasonCode: ReasonCode.ReAuthenticate, properties: { authenticationMethod: 'demo' } });
+    assert.equal((await client.expect('disconnect')).reasonCode, ReasonCode.ProtocolError);
+  });
 });

@@ -367,4 +367,33 @@ describe('CONNECT / CONNACK', () => {
     await v5.waitClosed();
     await v4.waitClosed();
   });
+
+  test('[MQTT-3.2.2-12] a Will QoS above the Maximum QoS gets CONNACK 0x9B', async () => {
+    const b = await broker({ maximumQoS: 1 });
+    const client = new RawClient(b, 5);
+    const connack = await client.connect({
+      clientId: 'will2',
+      will: { topic: 'w', payload: Buffer.from('x'), qos: 2, retain: false },
+    });
+    assert.equal(connack.reasonCode, ReasonCode.QoSNotSupported);
+    assert.equal(connack.sessionPresent, false);
+    await client.waitClosed();
+  });
+
+  test('[MQTT-3.2.2-13] a retained will when Retain Available is 0 gets CONNACK 0x9A', async () => {
+    const b = await broker({ retainAvailable: false });
+    const client = new RawClient(b, 5);
+    const connack = await client.connect({
+      clientId: 'will-r',
+      will: { topic: 'w', payload: Buffer.from('x'), qos: 0, retain: true },
+    });
+    assert.equal(connack.reasonCode, ReasonCode.RetainNotSupported);
+  });
+
+  test('[MQTT-3.3.1-5] / 5.0 §3.2.2.3.5 a retained PUBLISH when Retain Available is 0 gets DISCONNECT 0x9A', async () => {
+    const b = await broker({ retainAvailable: false });
+    const client = await connected(b, 'no-retain');
+    client.publish({ topic: 'r', payload: Buffer.from('x'), retain: true });
+    assert.equal((await client.expect('disconnect')).reasonCode, ReasonCode.RetainNotSupported);
+  });
 });

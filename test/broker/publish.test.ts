@@ -487,4 +487,39 @@ describe('PUBLISH in and out', () => {
     }
     assert.equal((await v5.expect('publish')).properties?.contentType, 'text/plain');
   });
+
+  test('[MQTT-3.2.2-11] a PUBLISH above the Maximum QoS gets DISCONNECT 0x9B', async () => {
+    const b = await broker({ maximumQoS: 1 });
+    const pub = await connected(b, 'too-high');
+    pub.publish({ topic: 'q', payload: Buffer.from('x'), qos: 2, packetId: 1 });
+    assert.equal((await pub.expect('disconnect')).reasonCode, ReasonCode.QoSNotSupported);
+  });
+
+  test('[MQTT-3.2.2-10] with Maximum QoS 1, SUBSCRIBE at QoS 2 is granted QoS 1', async () => {
+    const b = await broker({ maximumQoS: 1 });
+    const sub = await connected(b, 'granted');
+    assert.deepEqual(await sub.subscribe('g', 2), [1]);
+  });
+
+  test('[MQTT-3.3.4-6] a Subscription Identifier on a client PUBLISH is a protocol error', async () => {
+    const b = await broker();
+    const pub = await connected(b, 'subid-pub');
+    pub.publish({ topic: 's', payload: Buffer.from('x'), properties: { subscriptionIdentifiers: [3] } });
+    assert.equal((await pub.expect('disconnect')).reasonCode, ReasonCode.ProtocolError);
+  });
+
+  test('[MQTT-3.3.2-7] outbound topic aliases start afresh on a new connection', async () => {
+    const b = await broker();
+    const options = { clean: false, properties: { topicAliasMaximum: 5, sessionExpiryInterval: 60 } };
+    const first = await connected(b, 'alias-reset', 5, options);
+    await first.subscribe('ar', 0);
+    await b.publish({ topic: 'ar', payload: '1' });
+    assert.equal((await first.expect('publish')).topic, 'ar');
+    first.destroy();
+    const second = await connected(b, 'alias-reset', 5, options);
+    await b.publish({ topic: 'ar', payload: '2' });
+    const msg = await second.expect('publish');
+    assert.equal(msg.topic, 'ar');
+    assert.equal(msg.properties?.topicAlias, 1);
+  });
 });

@@ -79,4 +79,24 @@ describe('shared subscriptions', () => {
     assert.deepEqual((await member.expect('unsuback')).reasonCodes, [0]);
     assert.equal(b.stats.subscriptions, 0);
   });
+
+  test('[MQTT-4.8.2-4] a QoS 2 shared delivery stays with its member and is completed when it reconnects', async () => {
+    const b = await broker();
+    const options = { clean: false, properties: { sessionExpiryInterval: 60 } };
+    const first = await connected(b, 'q2-member', 5, options);
+    await first.subscribe('$share/g/q2', 2);
+    const other = await connected(b, 'q2-other');
+    await other.subscribe('$share/g/q2', 2);
+    await b.publish({ topic: 'q2', payload: 'exactly once', qos: 2 });
+    // Round robin starts with the first member to subscribe.
+    const sent = await first.expect('publish');
+    assert.equal(sent.qos, 2);
+    first.destroy();
+    await other.expectNothing(50);
+    const back = await connected(b, 'q2-member', 5, options);
+    const msg = await back.expect('publish');
+    assert.equal(msg.dup, true);
+    assert.equal(msg.packetId, sent.packetId);
+    assert.equal(msg.payload.toString(), 'exactly once');
+  });
 });

@@ -59,8 +59,13 @@ export function handleConnect(connection: Connection, packet: ConnectPacket): vo
       connection.refuse(ReasonCode.TopicNameInvalid);
       return;
     }
+    if (will.qos > config.maximumQoS) {
+      // [MQTT-3.2.2-12] a Will QoS above what the server supports: CONNACK 0x9B.
+      connection.refuse(ReasonCode.QoSNotSupported);
+      return;
+    }
     if (will.retain && !config.retainAvailable) {
-      // [MQTT-3.2.2-12] retain unavailable: a will with retain is refused with 0x9A.
+      // [MQTT-3.2.2-13] retain unavailable: a will with retain is refused with 0x9A.
       connection.refuse(ReasonCode.RetainNotSupported);
       return;
     }

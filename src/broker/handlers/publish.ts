@@ -17,6 +17,15 @@ export function handlePublish(connection: Connection, packet: PublishPacket): vo
   const qos = packet.qos;
   const packetId = packet.packetId ?? 0;
 
+  if (qos > config.maximumQoS) {
+    // [MQTT-3.2.2-11] a QoS above the Maximum QoS of our CONNACK: DISCONNECT 0x9B.
+    throw new MqttError(ReasonCode.QoSNotSupported, `QoS ${qos} above the Maximum QoS ${config.maximumQoS}`);
+  }
+  if (v5 && properties?.subscriptionIdentifiers !== undefined) {
+    // [MQTT-3.3.4-6] a PUBLISH from a client carries no Subscription Identifier.
+    throw new MqttError(ReasonCode.ProtocolError, '[MQTT-3.3.4-6] Subscription Identifier in a client PUBLISH');
+  }
+
   let topic = packet.topic;
   if (v5 && properties?.topicAlias !== undefined) {
     const alias = properties.topicAlias;
