@@ -67,7 +67,9 @@ export class Decoder {
    * Throws MqttError (0x81, 0x82, 0x84, 0x95) and nothing else; after a throw the decoder is dead.
    * An error thrown by onPacket itself passes through unchanged and also ends the decoder.
    */
-  push(chunk: Buffer): void {
+  push(input: Buffer | Uint8Array): void {
+    // A WebSocket in a browser hands over Uint8Array; view it as a Buffer without copying.
+    const chunk = Buffer.isBuffer(input) ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
     if (this.failure !== null) {
       throw new MqttError(this.failure.reasonCode, 'the decoder failed before', { cause: this.failure });
     }

@@ -1,7 +1,6 @@
 // Reads the body of one MQTT packet whose fixed header has been checked: the per-packet formats of
 // section 3 of both specifications. Used by the streaming Decoder; pure and allocation-light.
 
-import { isUtf8 } from 'node:buffer';
 import { MqttError } from './errors.js';
 import type {
   AckPacket,
@@ -16,6 +15,7 @@ import type {
   Subscription,
   WillMessage,
 } from './packets.js';
+import { isWellFormedUtf8 } from './primitives.js';
 import { decodeProperties, WILL_PROPERTIES } from './properties.js';
 import { ReasonCode, ReasonCodesByPacket } from './reason-codes.js';
 
@@ -169,7 +169,7 @@ export class PacketReader {
     }
     this.pos = end;
     if (ascii) return buf.toString('latin1', start, end);
-    if (!isUtf8Range(buf, start, end)) throw malformed('[MQTT-1.5.4-1] string is not well-formed UTF-8');
+    if (!isWellFormedUtf8(buf, start, end)) throw malformed('[MQTT-1.5.4-1] string is not well-formed UTF-8');
     return buf.toString('utf8', start, end);
   }
 
@@ -444,10 +444,6 @@ export class PacketReader {
 }
 
 const EMPTY = Buffer.alloc(0);
-
-function isUtf8Range(buf: Buffer, start: number, end: number): boolean {
-  return isUtf8(buf.subarray(start, end));
-}
 
 function checkReasonCode(allowed: ReadonlySet<number>, code: number, packet: string): void {
   if (!allowed.has(code)) {

@@ -1,7 +1,7 @@
 // The data representations of section 1.5 (both specifications): two and four byte integers,
 // variable byte integers, UTF-8 encoded strings and binary data.
 
-import { isUtf8 } from 'node:buffer';
+import * as nodeBuffer from 'node:buffer';
 import { MqttError } from './errors.js';
 import { ReasonCode } from './reason-codes.js';
 
@@ -11,6 +11,29 @@ export const MAX_VARIABLE_BYTE_INTEGER = 268_435_455;
 export const MAX_PACKET_SIZE = 268_435_460;
 /** The longest UTF-8 string or binary data field (a two byte length prefix). */
 export const MAX_STRING_BYTES = 65_535;
+
+/** A fatal decoder rejects what isUtf8 rejects; used where `buffer.isUtf8` is missing (browser bundles). */
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/**
+ * Whether `buf[start..end)` is well-formed UTF-8: no overlong forms, no encoded surrogates
+ * (ED A0..BF), nothing above U+10FFFF. Node's simdutf-backed `isUtf8` where available.
+ */
+export function isWellFormedUtf8(buf: Uint8Array, start = 0, end = buf.length): boolean {
+  const bytes = buf.subarray(start, end);
+  if (typeof nodeBuffer.isUtf8 === 'function') return nodeBuffer.isUtf8(bytes);
+  return isWellFormedUtf8ByDecoder(bytes);
+}
+
+/** The fallback of isWellFormedUtf8, exported so that tests hold it to the same cases. */
+export function isWellFormedUtf8ByDecoder(bytes: Uint8Array): boolean {
+  try {
+    strictUtf8.decode(bytes);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** How many bytes a value takes as a variable byte integer (1..4). */
 export function variableByteIntegerLength(value: number): number {
@@ -77,7 +100,6 @@ export function decodeVariableByteInteger(buf: Buffer, offset = 0, end = buf.len
 /**
  * Checks `buf[start..end)` as an MQTT UTF-8 string: well-formed UTF-8 without surrogates or
  * overlong forms ([MQTT-1.5.4-1], [MQTT-1.5.3-1]) and without U+0000 ([MQTT-1.5.4-2], [MQTT-1.5.3-2]).
- * `isUtf8` rejects encoded surrogates (ED A0..BF) and overlong forms.
  */
 export function isValidMqttUtf8(buf: Buffer, start = 0, end = buf.length): boolean {
   let ascii = true;
@@ -86,7 +108,7 @@ export function isValidMqttUtf8(buf: Buffer, start = 0, end = buf.length): boole
     if (byte === 0) return false;
     if (byte > 0x7f) ascii = false;
   }
-  return ascii || isUtf8(buf.subarray(start, end));
+  return ascii || isWellFormedUtf8(buf, start, end);
 }
 
 /**
@@ -102,7 +124,7 @@ export function decodeUtf8(buf: Buffer, start: number, end: number): string {
     if (byte > 0x7f) ascii = false;
   }
   if (ascii) return buf.toString('latin1', start, end);
-  if (!isUtf8(buf.subarray(start, end))) {
+  if (!isWellFormedUtf8(buf, start, end)) {
     throw new MqttError(ReasonCode.MalformedPacket, 'UTF-8 string is not well-formed');
   }
   return buf.toString('utf8', start, end);

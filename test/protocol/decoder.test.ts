@@ -93,6 +93,15 @@ test('a PUBLISH inside one chunk shares the chunk memory: its payload is not cop
   assert.equal(packets[0]!.payload[0], 0);
 });
 
+test('a plain Uint8Array (as a browser WebSocket gives) is decoded without copying', () => {
+  const bytes = publish('u/8', 5);
+  const view = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length);
+  const packets: PublishPacket[] = [];
+  new Decoder((p) => packets.push(p as PublishPacket), { protocolVersion: 4 }).push(view);
+  assert.equal(packets[0]!.topic, 'u/8');
+  assert.equal(packets[0]!.payload.buffer, bytes.buffer);
+});
+
 test('a packet split across chunks is assembled once, in a buffer of its own size', () => {
   const bytes = publish('a/b', 1000, 1);
   const packets: PublishPacket[] = [];

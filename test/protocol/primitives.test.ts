@@ -6,6 +6,7 @@ import {
   decodeVariableByteInteger,
   encodeVariableByteInteger,
   isValidMqttUtf8,
+  isWellFormedUtf8ByDecoder,
   utf8LengthOf,
   variableByteIntegerLength,
 } from '../../src/protocol/primitives.js';
@@ -87,6 +88,23 @@ test('[MQTT-1.5.4-1] ill-formed UTF-8, overlong forms and encoded surrogates are
     assert.equal(isValidMqttUtf8(buf), false, Buffer.from(bytes).toString('hex'));
     assert.throws(() => decodeUtf8(buf, 0, buf.length), isMalformed);
   }
+});
+
+test('[MQTT-1.5.4-1] the TextDecoder fallback (for bundles without buffer.isUtf8) judges UTF-8 the same way', () => {
+  const good = ['', 'a/b', 'é', '€', '𝄞', '\ufeffbom'].map((t) => Buffer.from(t, 'utf8'));
+  const bad = [
+    [0xc3, 0x28],
+    [0xa9],
+    [0xe2, 0x82],
+    [0xc0, 0xaf],
+    [0xe0, 0x80, 0xaf],
+    [0xed, 0xa0, 0x80],
+    [0xed, 0xbf, 0xbf],
+  ]
+    .concat([[0xf4, 0x90, 0x80, 0x80], [0xff]])
+    .map((b) => Buffer.from(b));
+  for (const bytes of good) assert.equal(isWellFormedUtf8ByDecoder(bytes), true, bytes.toString('hex'));
+  for (const bytes of bad) assert.equal(isWellFormedUtf8ByDecoder(bytes), false, bytes.toString('hex'));
 });
 
 test('[MQTT-1.5.4-2] U+0000 is malformed, in ASCII and in non-ASCII strings', () => {
