@@ -83,6 +83,23 @@ function allocate(first: number, remaining: number): Buffer {
   return buf;
 }
 
+/** Small fixed packets (acks, pings) without an intermediate array. */
+function bytes2(b0: number, b1: number): Buffer {
+  const buf = Buffer.allocUnsafe(2);
+  buf[0] = b0;
+  buf[1] = b1;
+  return buf;
+}
+
+function bytes4(b0: number, b1: number, b2: number, b3: number): Buffer {
+  const buf = Buffer.allocUnsafe(4);
+  buf[0] = b0;
+  buf[1] = b1;
+  buf[2] = b2;
+  buf[3] = b3;
+  return buf;
+}
+
 function bodyStart(remaining: number): number {
   return 1 + variableByteIntegerLength(remaining);
 }
@@ -116,9 +133,9 @@ export function encode(packet: Packet, protocolVersion: ProtocolVersion): Buffer
     case 'unsuback':
       return encodeUnsuback(packet, protocolVersion);
     case 'pingreq':
-      return Buffer.from([0xc0, 0x00]);
+      return bytes2(0xc0, 0x00);
     case 'pingresp':
-      return Buffer.from([0xd0, 0x00]);
+      return bytes2(0xd0, 0x00);
     case 'disconnect':
       return encodeDisconnectOrAuth(packet, 0xe0, 14, protocolVersion);
     case 'auth':
@@ -197,7 +214,7 @@ function encodeConnack(packet: ConnackPacket, version: ProtocolVersion): Buffer 
   // session ([MQTT-3.2.2-4] in 3.1.1, [MQTT-3.2.2-6] in 5.0).
   const flags = version > 3 && reasonCode === 0 && packet.sessionPresent ? 1 : 0;
   if (version < 5) {
-    return Buffer.from([0x20, 0x02, flags, reasonCode]);
+    return bytes4(0x20, 0x02, flags, reasonCode);
   }
   checkReasonCode(ReasonCodesByPacket.connack, reasonCode, 'CONNACK');
   const propsLength = propertiesLength(packet.properties, 2);
@@ -267,8 +284,14 @@ function encodeAck(
   const propsLength = version === 5 ? propertiesLength(packet.properties, context) : 0;
   // [MQTT-3.4.2-1] and its siblings: Success without properties is the two-byte short form.
   if (propsLength === 0) {
-    if (reasonCode === 0) return Buffer.from([first, 0x02, packetId >> 8, packetId & 0xff]);
-    return Buffer.from([first, 0x03, packetId >> 8, packetId & 0xff, reasonCode]);
+    if (reasonCode === 0) return bytes4(first, 0x02, packetId >> 8, packetId & 0xff);
+    const buf = Buffer.allocUnsafe(5);
+    buf[0] = first;
+    buf[1] = 0x03;
+    buf[2] = packetId >> 8;
+    buf[3] = packetId & 0xff;
+    buf[4] = reasonCode;
+    return buf;
   }
   const remaining = 3 + withLength(propsLength);
   const buf = allocate(first, remaining);
@@ -354,7 +377,7 @@ function encodeUnsubscribe(packet: UnsubscribePacket, version: ProtocolVersion):
 
 function encodeUnsuback(packet: UnsubackPacket, version: ProtocolVersion): Buffer {
   const packetId = checkUint16('packetId', packet.packetId);
-  if (version < 5) return Buffer.from([0xb0, 0x02, packetId >> 8, packetId & 0xff]);
+  if (version < 5) return bytes4(0xb0, 0x02, packetId >> 8, packetId & 0xff);
   const codes = packet.reasonCodes;
   if (!Array.isArray(codes) || codes.length === 0) throw invalid('an MQTT 5 UNSUBACK needs at least one reason code');
   const propsLength = propertiesLength(packet.properties, 11);
@@ -373,12 +396,17 @@ function encodeDisconnectOrAuth(
   context: number,
   version: ProtocolVersion,
 ): Buffer {
-  if (version < 5) return Buffer.from([first, 0x00]);
+  if (version < 5) return bytes2(first, 0x00);
   const reasonCode = checkReasonCode(ReasonCodesByPacket[packet.type], packet.reasonCode ?? 0, packet.type);
   const propsLength = propertiesLength(packet.properties, context);
   // [MQTT-3.14.2-1] / section 3.15.2.1: Success without properties is Remaining Length 0.
   if (propsLength === 0) {
-    return reasonCode === 0 ? Buffer.from([first, 0x00]) : Buffer.from([first, 0x01, reasonCode]);
+    if (reasonCode === 0) return bytes2(first, 0x00);
+    const buf = Buffer.allocUnsafe(3);
+    buf[0] = first;
+    buf[1] = 0x01;
+    buf[2] = reasonCode;
+    return buf;
   }
   const remaining = 1 + withLength(propsLength);
   const buf = allocate(first, remaining);
