@@ -247,7 +247,7 @@ export class Broker extends TypedEmitter<BrokerEvents> implements SessionHost {
     this.#state = 'closing';
     this.#sys.stop();
     for (const connection of [...this.connections]) {
-      // [MQTT-4.13.2-1]? the server may send DISCONNECT 0x8B Server shutting down.
+      // 5.0 section 3.14.2.1: DISCONNECT 0x8B Server shutting down.
       if (connection.ready && connection.version === 5) connection.disconnect(ReasonCode.ServerShuttingDown);
       else connection.end(ReasonCode.ServerShuttingDown);
     }

@@ -209,7 +209,7 @@ export class Session {
     return true;
   }
 
-  /** PUBREC received: on success wait for PUBCOMP; an error reason code ends the flow [MQTT-4.3.3-?]. */
+  /** PUBREC received: on success wait for PUBCOMP; a reason code of 0x80 or more ends the flow [MQTT-4.4.0-2]. */
   received(packetId: number, failed: boolean): boolean {
     const entry = this.inflight.get(packetId);
     if (entry?.state !== 'awaitPubrec') return entry?.state === 'awaitPubcomp';

@@ -14,7 +14,7 @@ describe('shared subscriptions', () => {
     for (const b of brokers) await b.close();
   });
 
-  test('[MQTT-4.8.2-?] each message goes to one member of the group, round robin', async () => {
+  test('[MQTT-4.8.2-3] each message goes to one member of the group, round robin, at its granted QoS', async () => {
     const b = await broker();
     const members = [await connected(b, 'm1'), await connected(b, 'm2'), await connected(b, 'm3')];
     for (const m of members) await m.subscribe('$share/workers/jobs/+', 1);

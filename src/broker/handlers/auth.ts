@@ -5,13 +5,13 @@ import type { Connection } from '../connection.js';
 
 /**
  * AUTH (section 3.15, 4.12): the client's next step of enhanced authentication during CONNECT (reason 0x18), or
- * a re-authentication after CONNACK (reason 0x19). The method must stay the one of CONNECT [MQTT-4.12.0-5]?.
+ * a re-authentication after CONNACK (reason 0x19). The method is the one of CONNECT [MQTT-4.12.0-5], [MQTT-4.12.1-1].
  */
 export function handleAuth(connection: Connection, packet: AuthPacket): void {
   const method = packet.properties?.authenticationMethod;
   const reasonCode = packet.reasonCode ?? ReasonCode.Success;
   if (connection.authMethod === undefined || method !== connection.authMethod) {
-    // [MQTT-3.15.2-1]? AUTH without the CONNECT's Authentication Method is a Protocol Error.
+    // [MQTT-4.12.0-6] AUTH without the CONNECT's Authentication Method is a Protocol Error.
     throw new MqttError(ReasonCode.ProtocolError, 'AUTH without the authentication method of CONNECT');
   }
   const client = connection.hookClient;

@@ -44,12 +44,12 @@ export function handlePublish(connection: Connection, packet: PublishPacket): vo
   }
 
   if (packet.retain && !config.retainAvailable) {
-    // [MQTT-3.3.1-15]? 5.0 3.2.2.3.5: RETAIN=1 when Retain Available is 0 is a Protocol Error, 0x9A.
+    // [MQTT-3.2.2-14] (5.0 section 3.2.2.3.5): RETAIN=1 when Retain Available is 0 is a Protocol Error, 0x9A.
     throw new MqttError(ReasonCode.RetainNotSupported, 'retained messages are not supported');
   }
 
   if (qos === 2 && session.incomingQos2.has(packetId)) {
-    // [MQTT-4.3.3-10]? A repeated PUBLISH before PUBREL is acknowledged again but not routed again (exactly once).
+    // [MQTT-4.3.3-10] A repeated PUBLISH before PUBREL is acknowledged again but not routed again (exactly once).
     connection.sendAck(ackBytes(0x50, packetId), false, false);
     return;
   }

@@ -2,7 +2,7 @@ import type { PubrecPacket } from '../../protocol/packets.js';
 import { ReasonCode } from '../../protocol/reason-codes.js';
 import type { Connection } from '../connection.js';
 
-/** PUBREC (section 3.5): answer with PUBREL [MQTT-4.3.3-?]; an error reason code ends the flow without PUBREL. */
+/** PUBREC (section 3.5): answer with PUBREL [MQTT-4.3.3-4]; an error reason code ends the flow without PUBREL. */
 export function handlePubrec(connection: Connection, packet: PubrecPacket): void {
   const session = connection.session;
   if (!session) return;

@@ -2,7 +2,7 @@ import type { PubrelPacket } from '../../protocol/packets.js';
 import { ReasonCode } from '../../protocol/reason-codes.js';
 import type { Connection } from '../connection.js';
 
-/** PUBREL (section 3.6): the inbound QoS 2 flow ends with PUBCOMP; the identifier may be reused [MQTT-4.3.3-?]. */
+/** PUBREL (section 3.6): the inbound QoS 2 flow ends with PUBCOMP; [MQTT-4.3.3-11], and the identifier is new again [MQTT-4.3.3-12]. */
 export function handlePubrel(connection: Connection, packet: PubrelPacket): void {
   const session = connection.session;
   if (!session) return;

@@ -20,7 +20,7 @@ export function handleSubscribe(connection: Connection, packet: SubscribePacket)
   const retained: SessionSubscription[] = [];
   for (const request of packet.subscriptions) {
     const topicFilter = request.topicFilter;
-    // [MQTT-3.8.3-1]? the filter must be valid: 0x8F (3.1.1: 0x80).
+    // [MQTT-4.7.1-1], [MQTT-4.7.1-2] an invalid filter gets 0x8F (3.1.1: 0x80) and the others proceed.
     if (!isValidTopicFilter(topicFilter)) {
       reasonCodes.push(failure || ReasonCode.TopicFilterInvalid);
       continue;
