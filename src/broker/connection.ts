@@ -437,8 +437,9 @@ export class Connection {
       );
       if (this.state === 'awaitConnect' || this.state === 'authenticating') {
         if (code === ReasonCode.UnsupportedProtocolVersion) {
-          // [MQTT-3.1.2-2] unsupported level: CONNACK 0x01 in the 3.1.1 form (the only one every level reads).
-          this.version = this.decoder.protocolVersion === 5 ? 5 : 4;
+          // [MQTT-3.1.2-2] refuse in a form the client reads: a CONNECT at level 5 (with a wrong protocol name) gets
+          // the MQTT 5 CONNACK 0x84, every other level the 3.1.1 CONNACK 0x01, which 3.1 and 3.1.1 both define.
+          this.version = this.decoder.unsupportedProtocol?.protocolLevel === 5 ? 5 : 4;
           this.refuse(ReasonCode.UnsupportedProtocolVersion);
           return;
         }

@@ -75,6 +75,18 @@ describe('CONNECT / CONNACK', () => {
     await client.waitClosed();
   });
 
+  test('[MQTT-3.1.2-1] 5.0: level 5 with a protocol name other than MQTT gets the MQTT 5 CONNACK 0x84', async () => {
+    const b = await broker();
+    const client = new RawClient(b, 5);
+    // CONNECT, protocol name MQIsdp, level 5, clean start, keep alive 0, no properties, client id "a".
+    client.sendRaw([
+      0x10, 0x10, 0x00, 0x06, 0x4d, 0x51, 0x49, 0x73, 0x64, 0x70, 0x05, 0x02, 0x00, 0x00, 0x00, 0x00, 0x01, 0x61,
+    ]);
+    const connack = await client.expect('connack');
+    assert.equal(connack.reasonCode, ReasonCode.UnsupportedProtocolVersion);
+    await client.waitClosed();
+  });
+
   test('[MQTT-3.1.3-8] 3.1.1: an empty client id with CleanSession 0 is refused with 0x02', async () => {
     const b = await broker();
     const client = new RawClient(b, 4);
