@@ -123,15 +123,21 @@ export class Connection {
 
   send(packet: Packet): void {
     if (this.state === 'closed') return;
-    let bytes = encode(packet, this.version);
-    if (bytes.length > this.clientMaximumPacketSize && 'properties' in packet && packet.properties) {
-      // [MQTT-3.4.2-2] and its siblings: leave out Reason String and User Properties rather than exceed the
-      // client's Maximum Packet Size.
-      const { reasonString, userProperties, ...rest } = packet.properties;
-      bytes = encode({ ...packet, properties: rest } as Packet, this.version);
-      if (bytes.length > this.clientMaximumPacketSize) return;
-    }
-    this.sendBytes(bytes);
+    const bytes = this.encodeForClient(packet);
+    if (bytes) this.sendBytes(bytes);
+  }
+
+  /**
+   * Encodes a packet other than PUBLISH within the client's Maximum Packet Size: [MQTT-3.4.2-2] and its siblings
+   * leave out Reason String and User Properties rather than exceed it. Undefined when even that does not fit.
+   */
+  encodeForClient(packet: Packet): Buffer | undefined {
+    const bytes = encode(packet, this.version);
+    if (bytes.length <= this.clientMaximumPacketSize) return bytes;
+    if (!('properties' in packet) || !packet.properties) return undefined;
+    const { reasonString, userProperties, ...rest } = packet.properties;
+    const trimmed = encode({ ...packet, properties: rest } as Packet, this.version);
+    return trimmed.length <= this.clientMaximumPacketSize ? trimmed : undefined;
   }
 
   /** A PUBACK/PUBREC that may have to wait for the store to commit the message it acknowledges. */

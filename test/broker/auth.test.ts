@@ -155,4 +155,34 @@ describe('enhanced authentication, authorization and problem information', () =>
     client.send({ type: 'auth', reasonCode: ReasonCode.ReAuthenticate, properties: { authenticationMethod: 'demo' } });
     assert.equal((await client.expect('disconnect')).reasonCode, ReasonCode.ProtocolError);
   });
+
+  test('[MQTT-4.12.1-2] a failed re-authentication closes the connection with DISCONNECT', async () => {
+    const b = await broker({ hooks });
+    const client = new RawClient(b, 5);
+    client.send({
+      type: 'connect',
+      protocolName: 'MQTT',
+      protocolVersion: 5,
+      clean: true,
+      keepAlive: 0,
+      clientId: 'reauth-fail',
+      properties: { authenticationMethod: 'demo' },
+    });
+    await client.expect('auth');
+    client.send({
+      type: 'auth',
+      reasonCode: ReasonCode.ContinueAuthentication,
+      properties: { authenticationMethod: 'demo', authenticationData: Buffer.from('response') },
+    });
+    assert.equal((await client.expect('connack')).reasonCode, 0);
+    client.send({ type: 'auth', reasonCode: ReasonCode.ReAuthenticate, properties: { authenticationMethod: 'demo' } });
+    await client.expect('auth');
+    client.send({
+      type: 'auth',
+      reasonCode: ReasonCode.ContinueAuthentication,
+      properties: { authenticationMethod: 'demo', authenticationData: Buffer.from('wrong') },
+    });
+    assert.equal((await client.expect('disconnect')).reasonCode, ReasonCode.NotAuthorized);
+    await client.waitClosed();
+  });
 });

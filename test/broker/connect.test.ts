@@ -408,4 +408,15 @@ describe('CONNECT / CONNACK', () => {
     client.publish({ topic: 'r', payload: Buffer.from('x'), retain: true });
     assert.equal((await client.expect('disconnect')).reasonCode, ReasonCode.RetainNotSupported);
   });
+
+  test('a will topic with a wildcard gets CONNACK 0x90 (5.0) / 0x03-class refusal (3.1.1)', async () => {
+    const b = await broker();
+    const client = new RawClient(b, 5);
+    const connack = await client.connect({
+      clientId: 'bad-will',
+      will: { topic: 'w/#', payload: Buffer.from('x'), qos: 0, retain: false },
+    });
+    assert.equal(connack.reasonCode, ReasonCode.TopicNameInvalid);
+    await client.waitClosed();
+  });
 });

@@ -522,4 +522,48 @@ describe('PUBLISH in and out', () => {
     assert.equal(msg.topic, 'ar');
     assert.equal(msg.properties?.topicAlias, 1);
   });
+
+  test('[MQTT-3.3.2-14] a Response Topic with a wildcard is a protocol error: DISCONNECT 0x82', async () => {
+    const b = await broker();
+    const pub = await connected(b, 'resp-wild');
+    // PUBLISH QoS 0, topic "a", properties: Response Topic "r/#", no payload.
+    pub.sendRaw([0x30, 0x0a, 0x00, 0x01, 0x61, 0x06, 0x08, 0x00, 0x03, 0x72, 0x2f, 0x23]);
+    assert.equal((await pub.expect('disconnect')).reasonCode, ReasonCode.ProtocolError);
+  });
+
+  test('[MQTT-3.4.2-2] a Reason String is left out rather than exceed the client Maximum Packet Size', async () => {
+    const b = await broker();
+    const tight = await connected(b, 'tight', 5, { properties: { maximumPacketSize: 16 } });
+    tight.publish({ topic: '$SYS/x', payload: Buffer.from('x'), qos: 1, packetId: 1 });
+    const ack = await tight.expect('puback');
+    assert.equal(ack.reasonCode, ReasonCode.NotAuthorized);
+    assert.equal(ack.properties, undefined);
+  });
+
+  test('[MQTT-4.4.0-2] a PUBREC of 0x80 or more ends the QoS 2 flow without PUBREL and frees the identifier', async () => {
+    const b = await broker();
+    const sub = await connected(b, 'rec-fail');
+    await sub.subscribe('rf', 2);
+    await b.publish({ topic: 'rf', payload: 'x', qos: 2 });
+    const msg = await sub.expect('publish');
+    sub.send({ type: 'pubrec', packetId: msg.packetId!, reasonCode: ReasonCode.UnspecifiedError });
+    await sub.expectNothing();
+    assert.equal(b.sessions.get('rec-fail')?.inflight.size, 0);
+  });
+
+  test('[MQTT-3.10.4-3] a delivery started before UNSUBSCRIBE is completed', async () => {
+    const b = await broker();
+    const sub = await connected(b, 'unsub-inflight');
+    await sub.subscribe('ui', 1);
+    await b.publish({ topic: 'ui', payload: 'x', qos: 1 });
+    const msg = await sub.expect('publish');
+    sub.send({ type: 'unsubscribe', packetId: 9, topicFilters: ['ui'] });
+    await sub.expect('unsuback');
+    assert.equal(b.sessions.get('unsub-inflight')?.inflight.size, 1);
+    sub.send({ type: 'puback', packetId: msg.packetId! });
+    await delay(5);
+    assert.equal(b.sessions.get('unsub-inflight')?.inflight.size, 0);
+    await b.publish({ topic: 'ui', payload: 'y', qos: 1 });
+    await sub.expectNothing();
+  });
 });

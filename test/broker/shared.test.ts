@@ -99,4 +99,17 @@ describe('shared subscriptions', () => {
     assert.equal(msg.packetId, sent.packetId);
     assert.equal(msg.payload.toString(), 'exactly once');
   });
+
+  test('[MQTT-4.8.2-6] a failure PUBACK to a shared delivery discards the message: no other member gets it', async () => {
+    const b = await broker();
+    const refuser = await connected(b, 'refuser');
+    await refuser.subscribe('$share/g/r', 1);
+    const other = await connected(b, 'other-member');
+    await other.subscribe('$share/g/r', 1);
+    await b.publish({ topic: 'r', payload: 'no thanks', qos: 1 });
+    const msg = await refuser.expect('publish');
+    refuser.send({ type: 'puback', packetId: msg.packetId!, reasonCode: 0x80 });
+    refuser.destroy();
+    await other.expectNothing();
+  });
 });

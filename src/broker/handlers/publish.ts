@@ -116,7 +116,8 @@ export function handlePublish(connection: Connection, packet: PublishPacket): vo
       return;
     }
     const ack = { packetId, reasonCode: refusal, properties: connection.problemProperties(reasonString) };
-    connection.sendAck(encode(qos === 1 ? { type: 'puback', ...ack } : { type: 'pubrec', ...ack }, 5), false, false);
+    const bytes = connection.encodeForClient(qos === 1 ? { type: 'puback', ...ack } : { type: 'pubrec', ...ack });
+    if (bytes) connection.sendAck(bytes, false, false);
     return;
   }
 
