@@ -99,16 +99,24 @@ class NetworkListener implements Listener {
     return `${this.protocol}://${formatHost(host)}:${port}${path}`;
   }
 
-  close(): Promise<void> {
+  close(options: { graceMs?: number } = {}): Promise<void> {
     this.#closed ??= new Promise<void>((resolve) => {
       const server = this.#server;
       if (!server) {
         resolve();
         return;
       }
-      server.close(() => resolve());
+      server.close(() => {
+        clearTimeout(timer);
+        resolve();
+      });
       this.#wss?.close();
-      for (const socket of this.#sockets) socket.destroy();
+      const destroyAll = () => {
+        for (const socket of this.#sockets) socket.destroy();
+      };
+      // Connections being closed by the broker get a moment to flush their last packets.
+      const timer = setTimeout(destroyAll, options.graceMs ?? 0);
+      if ((options.graceMs ?? 0) === 0) destroyAll();
     });
     return this.#closed;
   }

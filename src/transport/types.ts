@@ -66,8 +66,11 @@ export interface Listener {
   address(): { host: string; port: number };
   /** A URL for logs and users, e.g. mqtt://127.0.0.1:1883 or ws://127.0.0.1:8080/mqtt. */
   url(): string;
-  /** Stop accepting and close every connection still open. */
-  close(): Promise<void>;
+  /**
+   * Stop accepting, then close every connection still open after `graceMs` (default 0), giving
+   * connections that are already closing time to flush their last packets.
+   */
+  close(options?: { graceMs?: number }): Promise<void>;
   /**
    * Re-read certificate, key and CA and use them for new connections (open ones keep theirs).
    * Throws, leaving the old ones in force, when the files cannot be read or do not form a valid context.

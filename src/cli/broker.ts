@@ -1,0 +1,211 @@
+import type { Writable } from 'node:stream';
+import { AclAuthorizer } from '../auth/acl.js';
+import { PasswordFileAuthenticator } from '../auth/password-file.js';
+import type { Authorizer } from '../auth/types.js';
+import { Broker } from '../broker/broker.js';
+import type { StarlingConfig } from '../config/schema.js';
+import { MemoryStore } from '../store/memory/index.js';
+import type { Store } from '../store/types.js';
+import { createListener, isLoopbackHost } from '../transport/listener.js';
+import type { Listener } from '../transport/types.js';
+import { createLogger, type Logger } from '../util/logger.js';
+import { type ListenerAuthPolicy, ListenerPolicyAuthenticator } from './listener-auth.js';
+
+/** A broker started from a configuration: the broker, its listeners, and what SIGHUP and SIGTERM do. */
+export interface RunningBroker {
+  readonly broker: Broker;
+  readonly listeners: readonly Listener[];
+  /** Re-reads the password file, the ACL file and TLS certificates; a broken one keeps the old one in force. */
+  reload(): Promise<{ ok: boolean; errors: string[] }>;
+  /** Graceful: MQTT 5 clients get DISCONNECT 0x8B, the store is flushed, the listeners closed. */
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  logger?: Logger;
+  version?: string;
+}
+
+async function openStore(config: StarlingConfig, logger: Logger): Promise<Store> {
+  if (config.persistence.enabled) {
+    logger.warn({ dataDir: config.persistence.dataDir }, 'durable persistence is not available yet: running in memory');
+  }
+  return new MemoryStore();
+}
+
+/** Starts a broker and its listeners from a validated configuration. */
+export async function startBroker(config: StarlingConfig, options: StartOptions = {}): Promise<RunningBroker> {
+  const logger = options.logger ?? createLogger(config.log.level);
+  const { passwordFile, aclFile } = config.auth;
+  const passwords = passwordFile
+    ? await keyed('auth.passwordFile', () => PasswordFileAuthenticator.load(passwordFile, { allowAnonymous: true }))
+    : undefined;
+  const acl = aclFile ? await keyed('auth.aclFile', () => AclAuthorizer.load(aclFile)) : undefined;
+
+  const policies = new Map<string, ListenerAuthPolicy>();
+  for (const listener of config.listeners) {
+    policies.set(listener.name, {
+      allowAnonymous: listener.allowAnonymous ?? config.auth.allowAnonymous ?? isLoopbackHost(listener.host),
+      certificateIdentity: listener.tls?.useCertificateCnAsUsername === true,
+    });
+  }
+  const limits = config.limits;
+  const broker = new Broker({
+    logger,
+    store: await openStore(config, logger),
+    authenticator: new ListenerPolicyAuthenticator(policies, passwords, config.auth.allowAnonymous),
+    ...(acl ? { authorizer: acl as Authorizer } : {}),
+    // The listener policy above decides about anonymous clients, per listener.
+    allowAnonymous: true,
+    maxPacketSize: limits.maxPacketSize,
+    maxKeepAlive: limits.maxKeepAlive,
+    connectTimeoutMs: limits.connectTimeoutMs,
+    receiveMaximum: limits.receiveMaximum,
+    topicAliasMaximum: limits.topicAliasMaximum,
+    maxInflight: limits.maxInflight,
+    maxQueuedMessages: limits.maxQueuedMessages,
+    maxQueuedBytes: limits.maxQueuedBytes,
+    queueQos0Offline: limits.queueQos0Offline,
+    maxSessionExpiryInterval: limits.maxSessionExpiryInterval,
+    maximumQoS: limits.maximumQoS,
+    retainAvailable: limits.retainAvailable,
+    sysIntervalSeconds: config.sys.intervalSeconds,
+    ...(options.version ? { version: options.version } : {}),
+  });
+  broker.on('error', (err) => logger.error({ err }, 'broker error'));
+  await broker.start();
+
+  const listeners: Listener[] = [];
+  try {
+    for (const [i, settings] of config.listeners.entries()) {
+      const maxConnections = settings.maxConnections ?? limits.maxConnections;
+      const where = `listeners[${i}] (${settings.protocol}://${settings.host}:${settings.port})`;
+      const listener = await keyed(where, () =>
+        createListener(
+          {
+            name: settings.name,
+            host: settings.host,
+            port: settings.port,
+            protocol: settings.protocol,
+            ...(settings.tls ? { tls: settings.tls } : {}),
+            ...(settings.ws ? { ws: settings.ws } : {}),
+            ...(maxConnections !== undefined ? { maxConnections } : {}),
+            handshakeTimeoutMs: limits.connectTimeoutMs,
+          },
+          (stream, meta) => broker.handle(stream, meta),
+          logger,
+        ),
+      );
+      listeners.push(listener);
+      const anonymous = policies.get(settings.name)?.allowAnonymous ? 'anonymous allowed' : 'anonymous refused';
+      logger.info({ listener: settings.name }, `listening on ${listener.url()} (${anonymous})`);
+    }
+  } catch (error) {
+    await Promise.all(listeners.map((l) => l.close()));
+    await broker.close();
+    throw error;
+  }
+
+  const reload = async () => {
+    const errors: string[] = [];
+    const attempt = async (what: string, action: () => Promise<void>) => {
+      try {
+        await action();
+        logger.info(`${what} reloaded`);
+      } catch (error) {
+        const message = `${what}: reload failed, the previous one stays in force: ${describeError(error)}`;
+        errors.push(message);
+        logger.error(message);
+      }
+    };
+    if (passwords) await attempt(`password file ${config.auth.passwordFile}`, () => passwords.reload());
+    if (acl) await attempt(`ACL file ${config.auth.aclFile}`, () => acl.reload());
+    for (const [i, listener] of listeners.entries()) {
+      const tls = config.listeners[i]!.tls;
+      if (tls && listener.reloadTls) {
+        const reloadTls = listener.reloadTls.bind(listener);
+        await attempt(`TLS certificates of listener ${listener.name}`, () => reloadTls(tls));
+      }
+    }
+    return { ok: errors.length === 0, errors };
+  };
+
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= (async () => {
+      await broker.close();
+      await Promise.all(listeners.map((l) => l.close({ graceMs: 3000 })));
+    })();
+    return closing;
+  };
+  return { broker, listeners, reload, close };
+}
+
+/** Runs a start-up step; its error is re-thrown with the configuration key it concerns in front. */
+async function keyed<T>(key: string, step: () => Promise<T>): Promise<T> {
+  try {
+    return await step();
+  } catch (error) {
+    throw new Error(`${key}: ${describeError(error)}`, { cause: error });
+  }
+}
+
+function describeError(error: unknown): string {
+  if (error instanceof Error) {
+    const cause = error.cause instanceof Error ? `: ${error.cause.message}` : '';
+    return `${error.message}${cause}`;
+  }
+  return String(error);
+}
+
+export interface BrokerIo {
+  stderr: Writable;
+  /** Where the process's signals come from (process in production, an EventEmitter in tests). */
+  signals: NodeJS.EventEmitter;
+}
+
+/**
+ * Runs the broker until SIGINT or SIGTERM: then closes gracefully and resolves 0. A second signal while
+ * closing resolves 1 at once. SIGHUP reloads the password file, ACL and TLS certificates.
+ */
+export async function serveUntilSignal(running: RunningBroker, io: BrokerIo, logger: Logger): Promise<number> {
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const onStop = (signal: string) => {
+      if (stopping) {
+        logger.warn(`${signal} again: exiting without waiting`);
+        cleanup();
+        resolve(1);
+        return;
+      }
+      stopping = true;
+      logger.info(`${signal}: shutting down`);
+      running.close().then(
+        () => {
+          logger.info('stopped');
+          cleanup();
+          resolve(0);
+        },
+        (error: unknown) => {
+          logger.error({ err: error }, 'error while shutting down');
+          cleanup();
+          resolve(1);
+        },
+      );
+    };
+    const onInt = () => onStop('SIGINT');
+    const onTerm = () => onStop('SIGTERM');
+    const onHup = () => {
+      logger.info('SIGHUP: reloading');
+      void running.reload();
+    };
+    const cleanup = () => {
+      io.signals.off('SIGINT', onInt);
+      io.signals.off('SIGTERM', onTerm);
+      io.signals.off('SIGHUP', onHup);
+    };
+    io.signals.on('SIGINT', onInt);
+    io.signals.on('SIGTERM', onTerm);
+    io.signals.on('SIGHUP', onHup);
+  });
+}
