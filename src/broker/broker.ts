@@ -428,7 +428,8 @@ export class Broker extends TypedEmitter<BrokerEvents> implements SessionHost {
     connection.session = session;
     if (session.persistent) {
       if (!wasPersistent) session.persistAll();
-      else this.store.putSession(session.toRecord());
+      // The will is kept with the record while connected, so that a crash publishes it after a restart.
+      this.store.putSession(connection.will ? { ...session.toRecord(), will: connection.will } : session.toRecord());
     } else if (wasPersistent) {
       this.store.deleteSession(clientId);
     }
@@ -550,7 +551,8 @@ export class Broker extends TypedEmitter<BrokerEvents> implements SessionHost {
     const shared = session.takeSharedMessages();
     for (const { message, group } of shared) this.subscriptions.deliverShared(group, message, this.#readCheck, session);
     session.clearMessages();
-    this.store.deleteSession(session.clientId);
+    // A session with interval 0 was never stored, or setSessionExpiry removed it already.
+    if (session.expiryInterval !== 0) this.store.deleteSession(session.clientId);
     if (expired && session.expiryInterval !== 0) this.emit('sessionExpired', session.clientId);
   }
 
@@ -604,9 +606,14 @@ export class Broker extends TypedEmitter<BrokerEvents> implements SessionHost {
       const session = new Session(record.clientId, record.protocolVersion, this);
       session.expiryInterval = record.expiryInterval;
       session.username = record.username;
-      // A session that was connected when the broker stopped starts its expiry now.
+      // A session that was connected when the broker stopped starts its expiry now, and its will its delay.
+      const wasConnected = record.expiresAt === undefined && record.willAt === undefined;
       session.expiresAt =
         record.expiresAt ?? (record.expiryInterval === NEVER ? undefined : now + record.expiryInterval * 1000);
+      let willAt = record.willAt;
+      if (record.will && willAt === undefined && wasConnected) {
+        willAt = now + Math.min(record.will.delayInterval, record.expiryInterval) * 1000;
+      }
       if (session.expiresAt !== undefined && session.expiresAt <= now) {
         if (record.will) this.publishWill(record.clientId, record.username, record.will);
         store.deleteSession(record.clientId);
@@ -635,7 +642,7 @@ export class Broker extends TypedEmitter<BrokerEvents> implements SessionHost {
       );
       this.sessions.set(record.clientId, session);
       this.#scheduleExpiry(session);
-      if (record.will && record.willAt !== undefined) pendingWills.push([session, record.will, record.willAt]);
+      if (record.will && willAt !== undefined) pendingWills.push([session, record.will, willAt]);
     }
     for (const [session, will, at] of pendingWills) this.#wills.restore(session, will, at);
     await store.commit();

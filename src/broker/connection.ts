@@ -91,6 +91,8 @@ export class Connection {
     stream.on('error', this.#onError);
     stream.on('close', this.#onClose);
     stream.on('drain', this.#onDrain);
+    // Writes are already batched per tick: Nagle's algorithm would only add latency.
+    (stream as Duplex & { setNoDelay?: (noDelay: boolean) => void }).setNoDelay?.(true);
     // A connection that sends no CONNECT in time is closed (MQTT 3.1.4 non-normative, Mosquitto and EMQX do it).
     this.#connectTimer = setTimeout(this.#onConnectTimeout, broker.config.connectTimeoutMs);
     this.#connectTimer.unref?.();

@@ -41,7 +41,10 @@ export interface SessionRecord {
    */
   expiresAt?: number;
   username?: string;
-  /** The will of the last connection, kept while its delay runs after a disconnect. */
+  /**
+   * The will of the current connection (so that a crash publishes it after a restart), or of the last one
+   * while its delay runs after an abnormal disconnect.
+   */
   will?: StoredWill;
   /** Absolute time the pending will is due (set when the connection ended without a normal DISCONNECT). */
   willAt?: number;

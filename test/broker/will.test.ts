@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import type { Broker } from '../../src/broker/broker.js';
+import { Broker } from '../../src/broker/broker.js';
 import type { WillMessage } from '../../src/protocol/packets.js';
+import { MemoryStore } from '../../src/store/memory/index.js';
 import { connected, delay, startBroker } from './helpers.js';
 
 const will: WillMessage = {
@@ -141,5 +142,23 @@ describe('will messages', () => {
     assert.equal((await first.expect('disconnect')).reasonCode, 0x8e);
     assert.equal((await watcher.expect('publish')).topic, 'wills/dev');
     second.destroy();
+  });
+
+  test('the will of a client connected when the broker stopped is published after a restart', async () => {
+    const store = new MemoryStore();
+    const first = new Broker({ store, sysIntervalSeconds: 0 });
+    await first.start();
+    brokers.push(first);
+    const retainedWill = { ...will, topic: 'status/crashy', retain: true };
+    await connected(first, 'crashy', 5, { will: retainedWill, properties: { sessionExpiryInterval: 60 } });
+    // A crash: the store keeps what was written; the first broker never closes its connection.
+    const second = new Broker({ store, sysIntervalSeconds: 0 });
+    brokers.push(second);
+    await second.start();
+    const watcher = await connected(second, 'after-crash');
+    await watcher.subscribe('status/#', 0);
+    const msg = await watcher.expect('publish');
+    assert.equal(msg.topic, 'status/crashy');
+    assert.equal(msg.payload.toString(), 'offline');
   });
 });
