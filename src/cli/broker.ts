@@ -19,6 +19,8 @@ export interface RunningBroker {
   reload(): Promise<{ ok: boolean; errors: string[] }>;
   /** Graceful: MQTT 5 clients get DISCONNECT 0x8B, the store is flushed, the listeners closed. */
   close(): Promise<void>;
+  /** Logs each listener's address ("listening on mqtt://127.0.0.1:1883"), which scripts and users wait for. */
+  announce(): void;
 }
 
 export interface StartOptions {
@@ -97,8 +99,6 @@ export async function startBroker(config: StarlingConfig, options: StartOptions 
         ),
       );
       listeners.push(listener);
-      const anonymous = policies.get(settings.name)?.allowAnonymous ? 'anonymous allowed' : 'anonymous refused';
-      logger.info({ listener: settings.name }, `listening on ${listener.url()} (${anonymous})`);
     }
   } catch (error) {
     await Promise.all(listeners.map((l) => l.close()));
@@ -138,7 +138,13 @@ export async function startBroker(config: StarlingConfig, options: StartOptions 
     })();
     return closing;
   };
-  return { broker, listeners, reload, close };
+  const announce = () => {
+    for (const listener of listeners) {
+      const anonymous = policies.get(listener.name)?.allowAnonymous ? 'anonymous allowed' : 'anonymous refused';
+      logger.info({ listener: listener.name }, `listening on ${listener.url()} (${anonymous})`);
+    }
+  };
+  return { broker, listeners, reload, close, announce };
 }
 
 /** Runs a start-up step; its error is re-thrown with the configuration key it concerns in front. */
@@ -207,5 +213,7 @@ export async function serveUntilSignal(running: RunningBroker, io: BrokerIo, log
     io.signals.on('SIGINT', onInt);
     io.signals.on('SIGTERM', onTerm);
     io.signals.on('SIGHUP', onHup);
+    // Announced only now, so that whoever waits for the address can signal us at once.
+    running.announce();
   });
 }
