@@ -41,7 +41,10 @@ export interface BrokerOptions {
   connectTimeoutMs?: number;
   /** Receive Maximum announced to clients (inbound QoS 1/2 in flight per connection). Default 65535. */
   receiveMaximum?: number;
-  /** Topic Alias Maximum announced to clients. Default 65535. */
+  /**
+   * Topic Alias Maximum announced to clients. Default 256: each alias may hold a topic of up to 64 KiB for the
+   * life of the connection, so this bounds what one connection can make the broker keep.
+   */
   topicAliasMaximum?: number;
   /** Outbound in-flight cap per session, whatever the client's Receive Maximum. Default 65535. */
   maxInflight?: number;
@@ -185,7 +188,7 @@ export class Broker extends TypedEmitter<BrokerEvents> implements SessionHost {
       maxKeepAlive: options.maxKeepAlive ?? 65535,
       connectTimeoutMs: options.connectTimeoutMs ?? 10_000,
       receiveMaximum: options.receiveMaximum ?? 65535,
-      topicAliasMaximum: options.topicAliasMaximum ?? 65535,
+      topicAliasMaximum: options.topicAliasMaximum ?? 256,
       maxInflight: options.maxInflight ?? 65535,
       maxQueuedMessages: options.maxQueuedMessages ?? 1000,
       maxQueuedBytes: options.maxQueuedBytes ?? 64 * 1024 * 1024,
@@ -571,7 +574,11 @@ export class Broker extends TypedEmitter<BrokerEvents> implements SessionHost {
         return;
       }
       this.logger.debug({ clientId: session.clientId }, 'session expired');
-      this.endSession(session, true);
+      try {
+        this.endSession(session, true);
+      } catch (error) {
+        this.logger.error({ err: error, clientId: session.clientId }, 'ending an expired session failed');
+      }
     };
     session.expiryTimer = setTimeout(fire, Math.min(Math.max(at - this.clock.now(), 0), MAX_TIMER_MS));
     session.expiryTimer.unref?.();

@@ -301,11 +301,18 @@ export class Connection {
   /** Runs the onAuth hook (sync or async) and hands its answer to continueAuth. */
   runAuth(event: AuthEvent): void {
     const hooks = this.broker.hooks;
-    const next = this.continueAuth;
-    if (!hooks.onAuth || !next) {
-      next?.(undefined);
+    const step = this.continueAuth;
+    if (!hooks.onAuth || !step) {
+      step?.(undefined);
       return;
     }
+    const next = (result: AuthResult | undefined): void => {
+      try {
+        step(result);
+      } catch (error) {
+        this.#fail(error);
+      }
+    };
     let result: ReturnType<NonNullable<typeof hooks.onAuth>>;
     try {
       result = hooks.onAuth(event);
@@ -424,8 +431,12 @@ export class Connection {
     this.inboundQos1 -= this.#committingQos1;
     this.#committingQos1 = 0;
     if (!acks || this.state === 'closed') return;
-    for (const ack of acks) this.sendBytes(ack);
-    this.#afterInput();
+    try {
+      for (const ack of acks) this.sendBytes(ack);
+      this.#afterInput();
+    } catch (error) {
+      this.#fail(error);
+    }
   };
 
   readonly #onCommitFailed = (error: unknown): void => {
@@ -487,7 +498,11 @@ export class Connection {
   };
 
   readonly #onDrain = (): void => {
-    this.session?.pump();
+    try {
+      this.session?.pump();
+    } catch (error) {
+      this.#fail(error);
+    }
   };
 
   readonly #onConnectTimeout = (): void => {

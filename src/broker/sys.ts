@@ -20,7 +20,13 @@ export class SysTopics {
     if (this.#intervalMs <= 0) return;
     this.#broker.publishSys('$SYS/broker/version', `starling ${this.#broker.config.version}`);
     this.publishNow();
-    this.#timer = setInterval(() => this.publishNow(), this.#intervalMs);
+    this.#timer = setInterval(() => {
+      try {
+        this.publishNow();
+      } catch (error) {
+        this.#broker.logger.error({ err: error }, 'publishing $SYS failed');
+      }
+    }, this.#intervalMs);
     this.#timer.unref?.();
   }
 

@@ -64,8 +64,12 @@ export class Wills {
         return;
       }
       session.pendingWill = undefined;
-      if (session.persistent && !session.ended) broker.store.putSession(session.toRecord());
-      this.publish(session.clientId, session.username, will);
+      try {
+        if (session.persistent && !session.ended) broker.store.putSession(session.toRecord());
+        this.publish(session.clientId, session.username, will);
+      } catch (error) {
+        broker.logger.error({ err: error, clientId: session.clientId }, 'publishing a will failed');
+      }
     };
     session.willTimer = setTimeout(fire, Math.min(Math.max(dueAt - broker.clock.now(), 0), MAX_TIMER_MS));
     session.willTimer.unref?.();

@@ -117,6 +117,15 @@ export function handleConnect(connection: Connection, packet: ConnectPacket): vo
 
   const accept = (extra: Properties | undefined, username: string | undefined): void => {
     if (connection.state !== 'authenticating') return;
+    try {
+      finishConnect(extra, username);
+    } catch (error) {
+      // Runs from a promise callback: nothing may escape (an unhandled rejection would stop the process).
+      connection.fail(error);
+    }
+  };
+
+  const finishConnect = (extra: Properties | undefined, username: string | undefined): void => {
     if (username !== undefined) connection.username = username;
     const connack: Properties | undefined = v5 ? { ...extra } : undefined;
     if (connack) {
