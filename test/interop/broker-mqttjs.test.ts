@@ -202,6 +202,60 @@ describe('broker interop with mqtt.js', () => {
       );
     });
 
+    test('Retain Handling 2 sends no retained messages; Retain As Published keeps the flag', async () => {
+      await broker.publish({ topic: 'rh/x', payload: 'kept', retain: true });
+      const c = await client({ protocolVersion: 5, clientId: 'rh-client' });
+      const got = collect(c);
+      await c.subscribeAsync('rh/#', { qos: 0, rh: 2, rap: true });
+      await new Promise((r) => setTimeout(r, 50));
+      assert.equal(got.length, 0);
+      await broker.publish({ topic: 'rh/x', payload: 'live', retain: true });
+      await until(() => got.length === 1, 'the live message');
+      assert.equal(got[0].packet.retain, true);
+    });
+
+    test('Request Response Information gets Response Information in CONNACK', async () => {
+      const c = mqtt.connect(url, {
+        protocolVersion: 5,
+        clientId: 'resp-info',
+        reconnectPeriod: 0,
+        properties: { requestResponseInformation: true },
+      });
+      clients.push(c);
+      const [connack] = (await once(c as unknown as import('node:events').EventEmitter, 'connect')) as [
+        mqtt.IConnackPacket,
+      ];
+      assert.equal(connack.properties?.responseInformation, 'response/resp-info');
+    });
+
+    test('session takeover: the first mqtt.js client receives DISCONNECT 0x8E', async () => {
+      const first = await client({ protocolVersion: 5, clientId: 'taken-over' });
+      const disconnected = once(first as unknown as import('node:events').EventEmitter, 'disconnect');
+      await client({ protocolVersion: 5, clientId: 'taken-over' });
+      const [packet] = (await disconnected) as [mqtt.IDisconnectPacket];
+      assert.equal(packet.reasonCode, 0x8e);
+    });
+
+    test('Message Expiry Interval is forwarded, reduced by the time the message waited', async () => {
+      const options: IClientOptions = {
+        protocolVersion: 5,
+        clientId: 'expiry-sub',
+        clean: false,
+        properties: { sessionExpiryInterval: 60 },
+      };
+      const first = await client(options);
+      await first.subscribeAsync('exp', { qos: 1 });
+      await first.endAsync();
+      await broker.publish({ topic: 'exp', payload: 'x', qos: 1, properties: { messageExpiryInterval: 100 } });
+      await new Promise((r) => setTimeout(r, 1100));
+      const back = mqtt.connect(url, { reconnectPeriod: 0, ...options });
+      clients.push(back);
+      const got = collect(back);
+      await until(() => got.length === 1, 'the queued message');
+      const left = got[0].packet.properties?.messageExpiryInterval ?? 0;
+      assert.ok(left >= 98 && left <= 99, `expiry ${left}`);
+    });
+
     test('subscription identifiers and No Local', async () => {
       const c = await client({ protocolVersion: 5, clientId: 'sid-nl' });
       const got = collect(c);
