@@ -1,0 +1,322 @@
+// `starling pub` and `starling sub` against Mosquitto, checked with mosquitto_pub and mosquitto_sub.
+
+import assert from 'node:assert/strict';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough, Readable } from 'node:stream';
+import { after, before, describe, test } from 'node:test';
+import type { CliIo } from '../../src/cli/connect-options.js';
+import { runPub } from '../../src/cli/pub.js';
+import { formatMessage, runSub } from '../../src/cli/sub.js';
+import type { Message } from '../../src/client/index.js';
+import { waitFor } from '../client/helpers.js';
+import { type MosquittoInstance, mosquittoSkipReason, startMosquitto } from '../helpers/mosquitto.js';
+
+const skip = mosquittoSkipReason ?? (existsSync('/usr/bin/mosquitto_sub') ? false : 'mosquitto-clients not installed');
+if (typeof skip === 'string') console.log(`# ${skip}`);
+
+interface MemoryIo extends CliIo {
+  out: () => string;
+  err: () => string;
+}
+
+function memoryIo(stdin = '', signal?: AbortSignal): MemoryIo {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = '';
+  let err = '';
+  stdout.on('data', (chunk: Buffer) => {
+    out += chunk.toString();
+  });
+  stderr.on('data', (chunk: Buffer) => {
+    err += chunk.toString();
+  });
+  const io: MemoryIo = { stdin: Readable.from([Buffer.from(stdin)]), stdout, stderr, out: () => out, err: () => err };
+  if (signal) io.signal = signal;
+  return io;
+}
+
+/** mosquitto_sub processes still running; killed after the tests, whatever happened. */
+const children = new Set<ChildProcess>();
+
+/** Runs mosquitto_sub until it has subscribed (seen with -d), then returns it with its output so far. */
+async function mosquittoSub(
+  args: string[],
+): Promise<{ child: ChildProcess; lines: () => string[]; exited: Promise<number> }> {
+  // stdbuf: mosquitto_sub's stdout is block-buffered on a pipe, and -d's "received SUBACK" is the readiness signal.
+  const child = spawn('/usr/bin/stdbuf', ['-oL', '/usr/bin/mosquitto_sub', '-d', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.add(child);
+  let out = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    out += chunk.toString();
+  });
+  const exited = new Promise<number>((resolve) =>
+    child.once('exit', (code) => {
+      children.delete(child);
+      resolve(code ?? -1);
+    }),
+  );
+  await waitFor(() => out.includes('received SUBACK'), 'mosquitto_sub to subscribe');
+  const lines = (): string[] =>
+    out.split('\n').filter((line) => line !== '' && !line.startsWith('Client ') && !line.startsWith('Subscribed'));
+  return { child, lines, exited };
+}
+
+function mosquittoPub(args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    execFile('/usr/bin/mosquitto_pub', args, { timeout: 5000 }, (error) => (error ? reject(error) : resolve()));
+  });
+}
+
+describe('starling pub and starling sub against Mosquitto', { skip }, () => {
+  let mosquitto: MosquittoInstance;
+  let port: string;
+  let topicCounter = 0;
+  const unique = (name: string): string => `cli-test/${name}/${++topicCounter}`;
+
+  before(async () => {
+    mosquitto = await startMosquitto();
+    port = String(mosquitto.port);
+  });
+  after(async () => {
+    for (const child of children) child.kill('SIGKILL');
+    await mosquitto?.stop();
+  });
+
+  test('pub sends MQTT 5 properties that mosquitto_sub prints', async () => {
+    const topic = unique('props');
+    const format = '%t|%p|%q|%r|%C|%P|%E|%R|%D|%F';
+    const sub = await mosquittoSub([
+      '-h',
+      '127.0.0.1',
+      '-p',
+      port,
+      '-V',
+      '5',
+      '-q',
+      '1',
+      '-t',
+      topic,
+      '-C',
+      '1',
+      '-F',
+      format,
+    ]);
+    const io = memoryIo();
+    const code = await runPub(
+      [
+        ...['-h', '127.0.0.1', '-p', port, '-t', topic, '-m', 'hello', '-q', '1'],
+        ...['-D', 'publish', 'user-property', 'site', 'north'],
+        ...['-D', 'publish', 'user-property', 'site', 'south'],
+        ...['-D', 'publish', 'content-type', 'text/plain'],
+        ...['-D', 'publish', 'message-expiry-interval', '120'],
+        ...['-D', 'publish', 'response-topic', 'replies/here'],
+        ...['-D', 'publish', 'correlation-data', 'req-7'],
+        ...['-D', 'publish', 'payload-format-indicator', '1'],
+      ],
+      io,
+    );
+    assert.equal(code, 0, io.err());
+    assert.equal(await sub.exited, 0);
+    const [line] = sub.lines();
+    const fields = line?.split('|') ?? [];
+    assert.deepEqual(fields.slice(0, 5), [topic, 'hello', '1', '0', 'text/plain']);
+    // Mosquitto prints user properties as key:value pairs.
+    assert.match(fields[5] ?? '', /site:north.*site:south/);
+    assert.ok(Number(fields[6]) > 0 && Number(fields[6]) <= 120);
+    assert.deepEqual(fields.slice(7), ['replies/here', 'req-7', '1']);
+  });
+
+  test('pub -l sends one message per line; -r retains', async () => {
+    const topic = unique('lines');
+    const sub = await mosquittoSub([
+      '-h',
+      '127.0.0.1',
+      '-p',
+      port,
+      '-t',
+      topic,
+      '-q',
+      '2',
+      '-C',
+      '3',
+      '-F',
+      '%p|%q|%r',
+    ]);
+    const io = memoryIo('first\nsecond line\n\nfourth');
+    assert.equal(
+      await runPub(['-h', '127.0.0.1', '-p', port, '-t', topic, '-l', '-q', '2', '-V', '311'], io),
+      0,
+      io.err(),
+    );
+    assert.equal(await sub.exited, 0);
+    assert.deepEqual(sub.lines(), ['first|2|0', 'second line|2|0', '|2|0']);
+    const retained = unique('retained');
+    assert.equal(await runPub(['-h', '127.0.0.1', '-p', port, '-t', retained, '-m', 'kept', '-r'], memoryIo()), 0);
+    const late = await mosquittoSub(['-h', '127.0.0.1', '-p', port, '-t', retained, '-C', '1', '-F', '%p|%r']);
+    assert.equal(await late.exited, 0);
+    assert.deepEqual(late.lines(), ['kept|1']);
+  });
+
+  test('pub -f, -s and -n send a file, stdin and an empty message', async () => {
+    const topic = unique('sources');
+    const dir = await mkdtemp(join(tmpdir(), 'starling-pub-'));
+    try {
+      const file = join(dir, 'payload.bin');
+      await writeFile(file, Buffer.from([0, 1, 2, 0xff]));
+      const sub = await mosquittoSub(['-h', '127.0.0.1', '-p', port, '-t', topic, '-C', '3', '-F', '%x|%l']);
+      const base = ['-h', '127.0.0.1', '-p', port, '-t', topic, '-q', '1'];
+      assert.equal(await runPub([...base, '-f', file], memoryIo()), 0);
+      assert.equal(await runPub([...base, '-s'], memoryIo('all\nof stdin\n')), 0);
+      assert.equal(await runPub([...base, '-n'], memoryIo()), 0);
+      assert.equal(await sub.exited, 0);
+      assert.deepEqual(sub.lines(), ['000102ff|4', `${Buffer.from('all\nof stdin\n').toString('hex')}|13`, '|0']);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('sub prints what mosquitto_pub sends: -v, -C and --json with properties', async () => {
+    const topic = unique('json');
+    const io = memoryIo();
+    const running = runSub(
+      ['-h', '127.0.0.1', '-p', port, '-t', `${topic}/#`, '-q', '1', '-C', '2', '--json', '-d'],
+      io,
+    );
+    await waitFor(() => io.err().includes('received SUBACK'), 'starling sub to subscribe');
+    await mosquittoPub([
+      ...['-h', '127.0.0.1', '-p', port, '-V', '5', '-t', `${topic}/a`, '-m', '{"t":1}', '-q', '1'],
+      ...['-D', 'publish', 'user-property', 'k', 'v', '-D', 'publish', 'content-type', 'application/json'],
+    ]);
+    await mosquittoPub(['-h', '127.0.0.1', '-p', port, '-t', `${topic}/b`, '-n']);
+    assert.equal(await running, 0);
+    const lines = io
+      .out()
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    assert.deepEqual(lines, [
+      {
+        topic: `${topic}/a`,
+        qos: 1,
+        retain: false,
+        payload: '{"t":1}',
+        properties: { userProperties: [['k', 'v']], contentType: 'application/json' },
+      },
+      { topic: `${topic}/b`, qos: 0, retain: false, payload: '' },
+    ]);
+
+    const verbose = memoryIo();
+    const plain = runSub(['-h', '127.0.0.1', '-p', port, '-t', topic, '-v', '-C', '1', '-d'], verbose);
+    await waitFor(() => verbose.err().includes('received SUBACK'), 'starling sub to subscribe');
+    await mosquittoPub(['-h', '127.0.0.1', '-p', port, '-t', topic, '-m', 'two words']);
+    assert.equal(await plain, 0);
+    assert.equal(verbose.out(), `${topic} two words\n`);
+  });
+
+  test('sub -W exits with status 27 when the time is up, as mosquitto_sub does', async () => {
+    const io = memoryIo();
+    const started = Date.now();
+    assert.equal(await runSub(['-h', '127.0.0.1', '-p', port, '-t', unique('quiet'), '-W', '1'], io), 27);
+    assert.ok(Date.now() - started < 3000);
+    assert.match(io.err(), /Timed out/);
+  });
+
+  test('sub ends cleanly with status 0 when stopped (SIGINT path)', async () => {
+    const controller = new AbortController();
+    const io = memoryIo('', controller.signal);
+    const running = runSub(['-h', '127.0.0.1', '-p', port, '-t', unique('stop'), '-d'], io);
+    await waitFor(() => io.err().includes('received SUBACK'), 'starling sub to subscribe');
+    controller.abort();
+    assert.equal(await running, 0);
+    assert.match(io.err(), /sending DISCONNECT/);
+  });
+
+  test('-L URL gives host, port and topic at once', async () => {
+    const topic = unique('url');
+    const sub = await mosquittoSub(['-L', `mqtt://127.0.0.1:${port}/${topic}`, '-C', '1']);
+    assert.equal(await runPub(['-L', `mqtt://127.0.0.1:${port}/${topic}`, '-m', 'via url'], memoryIo()), 0);
+    assert.equal(await sub.exited, 0);
+    assert.deepEqual(sub.lines(), ['via url']);
+  });
+
+  test('a refused connection exits 1 and names the reason', async () => {
+    const closed = await startMosquitto({ config: ['allow_anonymous false'] });
+    try {
+      for (const version of ['5', '311']) {
+        const io = memoryIo();
+        const code = await runPub(
+          ['-h', '127.0.0.1', '-p', String(closed.port), '-V', version, '-t', 't', '-m', 'x'],
+          io,
+        );
+        assert.equal(code, 1);
+        assert.equal(io.err(), 'Connection error: Not authorized\n');
+      }
+      const io = memoryIo();
+      assert.equal(await runSub(['-h', '127.0.0.1', '-p', String(closed.port), '-t', 't'], io), 1);
+      assert.equal(io.err(), 'Connection error: Not authorized\n');
+    } finally {
+      await closed.stop();
+    }
+  });
+});
+
+test('usage errors exit 1 with a message, --help exits 0', async () => {
+  const cases: [string[], RegExp][] = [
+    [['-t', 'a'], /both a topic/],
+    [['-t', 'a', '-m', 'x', '-z'], /unknown option '-z'/],
+    [['-t', 'a', '-m', 'x', '-q', '3'], /-q must be a whole number from 0 to 2/],
+    [['-t', 'a', '-m', 'x', '-V', '311', '-D', 'publish', 'content-type', 'x'], /need MQTT 5/],
+    [['-t', 'a', '-m', 'x', '-D', 'connect', 'content-type', 'x'], /not allowed with connect/],
+    [['-t', 'a', '-m', 'x', '-c'], /client id/],
+    [['-t', 'a', '-m', 'x', '-n'], /only one of/],
+  ];
+  for (const [argv, message] of cases) {
+    const io = memoryIo();
+    assert.equal(await runPub(argv, io), 1, argv.join(' '));
+    assert.match(io.err(), message);
+  }
+  const help = memoryIo();
+  assert.equal(await runSub(['--help'], help), 0);
+  assert.match(help.out(), /Usage: starling sub/);
+  const noTopic = memoryIo();
+  assert.equal(await runSub([], noTopic), 1);
+  assert.match(noTopic.err(), /at least one topic filter/);
+});
+
+test('-F renders mosquitto_sub format sequences and escapes', () => {
+  const message: Message = {
+    topic: 'a/b',
+    payload: Buffer.from('hi'),
+    qos: 1,
+    retain: true,
+    dup: false,
+    packetId: 17,
+    properties: {
+      contentType: 'text/plain',
+      userProperties: [
+        ['x', '1'],
+        ['y', '2'],
+      ],
+      subscriptionIdentifiers: [3, 4],
+    },
+  };
+  const now = new Date('2026-01-02T03:04:05.678Z');
+  assert.equal(
+    formatMessage('%t %p %q %r %l %m %x %X %C %P %S %% %I\\t\\\\', message, now).toString(),
+    'a/b hi 1 1 2 17 6869 6869 text/plain x:1 y:2 3,4 % 2026-01-02T03:04:05Z\t\\',
+  );
+  assert.deepEqual(JSON.parse(formatMessage('%j', message, now).toString()), {
+    tst: '2026-01-02T03:04:05.678Z',
+    topic: 'a/b',
+    qos: 1,
+    retain: 1,
+    payload: 'hi',
+  });
+  assert.deepEqual([...formatMessage('%p\\0', { ...message, payload: Buffer.from([0xff]) })], [0xff, 0]);
+});
