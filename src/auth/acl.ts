@@ -113,11 +113,12 @@ interface Compiled {
  * and a `deny` rule wins over every grant. Rules starting with a wildcard do not reach `$` topics
  * ([MQTT-4.7.2-1]), so `$SYS` is readable only through a rule that names it (e.g. `topic read $SYS/#`).
  *
- * Subscriptions: a filter is allowed when one read rule covers it entirely (every topic it can match is matched
- * by the rule), and refused when one deny rule covers it entirely. A broader filter is refused, as in
- * Mosquitto 2: with `topic read a/#`, `a/+/b` may be subscribed and `#` may not. Delivery checks `canRead` on
- * each topic anyway, so a subscription never delivers a topic the client may not read, a deny rule inside an
- * allowed filter included.
+ * Subscriptions: a filter is refused (0x87) when a deny rule covers it entirely, or when no read rule shares a
+ * single topic with it, since it could never deliver anything. Otherwise it is allowed, also when it is broader
+ * than the read rules: with `topic read a/#`, both `a/+/b` and `#` may be subscribed, and `#` delivers only the
+ * topics under `a`. Delivery checks `canRead` on each topic, so no subscription, wildcard or retained, delivers a
+ * topic the client may not read, a deny rule inside an allowed filter included. (Mosquitto 2.0 grants every
+ * subscription and filters only on delivery; Starling refuses the hopeless ones so that the client learns.)
  *
  * Patterns: when the username or client id to substitute contains '/', '+' or '#' (or the client has no
  * username for %u), the pattern does not apply, so an identity cannot widen a rule.
@@ -157,7 +158,7 @@ export class AclAuthorizer implements Authorizer {
   canSubscribe(client: ClientIdentity, topicFilter: string, _qos: QoS): boolean {
     const rules = this.#rules(client);
     for (const deny of rules.deny) if (filterCovers(deny, topicFilter)) return false;
-    for (const read of rules.read) if (filterCovers(read, topicFilter)) return true;
+    for (const read of rules.read) if (filtersIntersect(read, topicFilter)) return true;
     return false;
   }
 
@@ -246,6 +247,29 @@ export function filterCovers(outer: string, inner: string): boolean {
   }
   // A longer inner filter reaches topics the shorter outer one (without '#') does not.
   return o.length === n.length;
+}
+
+/**
+ * True when some topic is matched by both filters (both valid), honouring [MQTT-4.7.2-1]: a wildcard first
+ * level shares no '$' topic with a literal first level starting with '$'.
+ */
+export function filtersIntersect(a: string, b: string): boolean {
+  const x = a.split('/');
+  const y = b.split('/');
+  const n = Math.min(x.length, y.length);
+  for (let i = 0; i < n; i++) {
+    const xl = x[i]!;
+    const yl = y[i]!;
+    const xWild = xl === '+' || xl === '#';
+    const yWild = yl === '+' || yl === '#';
+    if (i === 0 && ((xWild && yl.startsWith('$')) || (yWild && xl.startsWith('$')))) return false;
+    if (xl === '#' || yl === '#') return true;
+    if (!xWild && !yWild && xl !== yl) return false;
+  }
+  if (x.length === y.length) return true;
+  // The longer one must end in a '#' right after the shorter one's end: 'a/#' matches 'a'.
+  const longer = x.length > y.length ? x : y;
+  return longer.length === n + 1 && longer[n] === '#';
 }
 
 function aclError(source: string, line: number, message: string): MqttError {

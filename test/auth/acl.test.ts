@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { AclAuthorizer, filterCovers, parseAclFile } from '../../src/auth/acl.js';
+import { AclAuthorizer, filterCovers, filtersIntersect, parseAclFile } from '../../src/auth/acl.js';
 import type { ClientIdentity } from '../../src/auth/types.js';
 import { MqttError } from '../../src/protocol/errors.js';
 import { topicMatches } from '../../src/topics/match.js';
@@ -147,16 +147,20 @@ test('an identity containing / + or # cannot widen a pattern', () => {
   assert.equal(a.canPublish({ clientId: 'c', username: '#' }, 'status/alice', 0, false), false);
 });
 
-test('a subscription is allowed when one read rule covers its whole filter, as in Mosquitto 2', () => {
+test('a subscription is allowed when a read rule shares topics with it; delivery is filtered by canRead', () => {
   const a = acl();
   assert.equal(a.canSubscribe(anonymous, 'weather/#', 0), true);
   assert.equal(a.canSubscribe(anonymous, 'weather/+/today', 1), true);
   assert.equal(a.canSubscribe(anonymous, 'weather', 1), true, "'weather/#' matches 'weather' itself");
-  assert.equal(a.canSubscribe(anonymous, '#', 0), false, 'broader than any read rule');
-  assert.equal(a.canSubscribe(anonymous, '+/paris', 0), false);
+  assert.equal(a.canSubscribe(anonymous, '#', 0), true, 'broader than the rules, as in Mosquitto');
+  assert.equal(a.canRead(anonymous, 'home/alice/door'), false, '... but it delivers only readable topics');
+  assert.equal(a.canSubscribe(anonymous, '+/paris', 0), true);
+  assert.equal(a.canSubscribe(anonymous, 'home/#', 0), false, 'no read rule could ever deliver through it');
   assert.equal(a.canSubscribe(alice, 'sensors/+/temperature', 0), true);
-  assert.equal(a.canSubscribe(alice, 'sensors/#', 0), false);
+  assert.equal(a.canSubscribe(alice, 'sensors/#', 0), true);
   assert.equal(a.canSubscribe(alice, 'log', 0), false, 'write-only');
+  assert.equal(a.canSubscribe(bob, '$SYS/#', 0), false, "bob's '#' shares no $ topic");
+  assert.equal(a.canSubscribe(anonymous, '$SYS/#', 0), true);
 });
 
 test('a subscription wholly inside a deny rule is refused; a wider one delivers only what canRead allows', () => {
@@ -194,6 +198,61 @@ test('filterCovers: every topic the inner filter matches is matched by the outer
       if (!filterCovers(outer, inner)) return;
       for (const t of topics)
         if (topicMatches(inner, t)) assert.ok(topicMatches(outer, t), `${outer} ⊇ ${inner} at ${t}`);
+    }),
+    { numRuns: 3000 },
+  );
+});
+
+test('filtersIntersect: true exactly when some topic matches both filters', () => {
+  const table: [string, string, boolean][] = [
+    ['#', '#', true],
+    ['a/#', '#', true],
+    ['a/#', 'a', true],
+    ['a', 'a/#', true],
+    ['a', 'a/+', false],
+    ['a/+', '+/b', true],
+    ['a/b', 'a/c', false],
+    ['a/+/c', 'a/b/d', false],
+    ['+', '/', false],
+    ['+/+', '/', true],
+    ['#', '$SYS/#', false],
+    ['+/x', '$SYS/x', false],
+    ['$SYS/#', '$SYS/+', true],
+    ['+', '+', true],
+  ];
+  for (const [a, b, expected] of table) {
+    assert.equal(filtersIntersect(a, b), expected, `${a} ∩ ${b}`);
+    assert.equal(filtersIntersect(b, a), expected, `${b} ∩ ${a}`);
+  }
+  // Completeness on random filters: a topic matched by both proves they intersect. Soundness: when they
+  // intersect, a witness built level by level is matched by both.
+  const witness = (a: string, b: string): string => {
+    const x = a.split('/');
+    const y = b.split('/');
+    const out: string[] = [];
+    for (let i = 0; i < Math.max(x.length, y.length); i++) {
+      const xl = x[i];
+      const yl = y[i];
+      if (xl === '#' || yl === '#' || xl === undefined || yl === undefined) {
+        for (const l of (xl === '#' || xl === undefined ? y : x).slice(i)) {
+          if (l === '#') break;
+          out.push(l === '+' ? 'w' : l);
+        }
+        break;
+      }
+      out.push(xl !== '+' ? xl : yl !== '+' ? yl : 'w');
+    }
+    return out.length === 0 ? 'w' : out.join('/');
+  };
+  fc.assert(
+    fc.property(topicFilter, topicFilter, fc.array(topicName, { maxLength: 30 }), (a, b, topics) => {
+      if (filtersIntersect(a, b)) {
+        const t = witness(a, b);
+        assert.ok(topicMatches(a, t) && topicMatches(b, t), `${a} ∩ ${b}: witness ${t}`);
+      }
+      for (const t of topics) {
+        if (topicMatches(a, t) && topicMatches(b, t)) assert.ok(filtersIntersect(a, b), `${a} ∩ ${b} at ${t}`);
+      }
     }),
     { numRuns: 3000 },
   );
