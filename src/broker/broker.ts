@@ -1,6 +1,6 @@
 import type { Duplex } from 'node:stream';
 import { type Authenticator, type Authorizer, allowAllAuthenticator, allowAllAuthorizer } from '../auth/types.js';
-import type { Properties, ProtocolVersion, QoS } from '../protocol/packets.js';
+import type { Properties, QoS } from '../protocol/packets.js';
 import { ReasonCode } from '../protocol/reason-codes.js';
 import { MemoryStore } from '../store/memory/index.js';
 import type { Store, StoredWill } from '../store/types.js';
@@ -11,101 +11,20 @@ import { TypedEmitter } from '../util/typed-emitter.js';
 import { Connection } from './connection.js';
 import type { BrokerHooks, PublishedEvent } from './hooks.js';
 import { createMessage, fromStored, type Message, ownPayload, toStored } from './message.js';
+import {
+  type BrokerConfig,
+  type BrokerEvents,
+  type BrokerOptions,
+  type ClientInfo,
+  type ConnectionMeta,
+  resolveConfig,
+} from './options.js';
 import { Session, type SessionHost, type SessionSubscription } from './session.js';
 import { type ReadCheck, type RouteResult, SubscriptionIndex } from './subscriptions.js';
 import { SysTopics } from './sys.js';
 import { Wills } from './wills.js';
 
-export interface ConnectionMeta {
-  remoteAddress?: string;
-  listener?: string;
-  loopbackOnly?: boolean;
-  certificateCommonName?: string;
-}
-
-export interface BrokerOptions {
-  logger?: Logger;
-  clock?: Clock;
-  /** Persistence; default a new MemoryStore. */
-  store?: Store;
-  authenticator?: Authenticator;
-  authorizer?: Authorizer;
-  hooks?: BrokerHooks;
-  /** Anonymous clients (no username) are accepted only on loopbackOnly connections unless true. Default false. */
-  allowAnonymous?: boolean;
-  /** Largest packet accepted from clients, and announced as Maximum Packet Size. Default 268,435,460 (no limit). */
-  maxPacketSize?: number;
-  /** Server Keep Alive cap in seconds. Default 65535 (no cap). */
-  maxKeepAlive?: number;
-  /** Milliseconds a connection may take to send CONNECT. Default 10000. */
-  connectTimeoutMs?: number;
-  /** Receive Maximum announced to clients (inbound QoS 1/2 in flight per connection). Default 65535. */
-  receiveMaximum?: number;
-  /**
-   * Topic Alias Maximum announced to clients. Default 256: each alias may hold a topic of up to 64 KiB for the
-   * life of the connection, so this bounds what one connection can make the broker keep.
-   */
-  topicAliasMaximum?: number;
-  /** Outbound in-flight cap per session, whatever the client's Receive Maximum. Default 65535. */
-  maxInflight?: number;
-  /** Queued messages per session. Default 1000. */
-  maxQueuedMessages?: number;
-  /** Queued bytes per session. Default 64 MiB. */
-  maxQueuedBytes?: number;
-  /** Queue QoS 0 messages for offline persistent sessions. Default false. */
-  queueQos0Offline?: boolean;
-  /** Cap on the Session Expiry Interval a client may ask for, seconds. Default 0xFFFFFFFF (none). */
-  maxSessionExpiryInterval?: number;
-  /** Default true. */
-  retainAvailable?: boolean;
-  /** Maximum QoS granted. Default 2. */
-  maximumQoS?: QoS;
-  /** $SYS period in seconds; 0 turns $SYS off. Default 10. */
-  sysIntervalSeconds?: number;
-  /** Bytes a connection may have waiting in its socket before deliveries queue (QoS 1/2) or drop (QoS 0). Default 1 MiB. */
-  maxWriteBufferBytes?: number;
-  /** Response Information prefix sent when a client requests it; the client id is appended. Default 'response/'. */
-  responseInformationPrefix?: string;
-  version?: string;
-}
-
-/** The options with their defaults applied. */
-export interface BrokerConfig {
-  allowAnonymous: boolean;
-  maxPacketSize: number;
-  maxKeepAlive: number;
-  connectTimeoutMs: number;
-  receiveMaximum: number;
-  topicAliasMaximum: number;
-  maxInflight: number;
-  maxQueuedMessages: number;
-  maxQueuedBytes: number;
-  queueQos0Offline: boolean;
-  maxSessionExpiryInterval: number;
-  retainAvailable: boolean;
-  maximumQoS: QoS;
-  sysIntervalSeconds: number;
-  maxWriteBufferBytes: number;
-  responseInformationPrefix: string;
-  version: string;
-}
-
-export interface ClientInfo {
-  clientId: string;
-  username?: string;
-  protocolVersion: ProtocolVersion;
-  remoteAddress?: string;
-  listener?: string;
-}
-
-export type BrokerEvents = {
-  clientConnected: [client: ClientInfo & { sessionPresent: boolean }];
-  clientDisconnected: [client: ClientInfo & { reasonCode: number | undefined }];
-  published: [event: PublishedEvent];
-  subscribed: [event: { clientId: string; topicFilter: string; qos: QoS }];
-  sessionExpired: [clientId: string];
-  error: [error: Error];
-};
+export type { BrokerConfig, BrokerEvents, BrokerOptions, ClientInfo, ConnectionMeta };
 
 const NO_LIMIT = 268_435_460;
 const NEVER = 0xffffffff;
@@ -182,25 +101,7 @@ export class Broker extends TypedEmitter<BrokerEvents> implements SessionHost {
 
   constructor(options: BrokerOptions = {}) {
     super();
-    this.config = {
-      allowAnonymous: options.allowAnonymous ?? false,
-      maxPacketSize: options.maxPacketSize ?? NO_LIMIT,
-      maxKeepAlive: options.maxKeepAlive ?? 65535,
-      connectTimeoutMs: options.connectTimeoutMs ?? 10_000,
-      receiveMaximum: options.receiveMaximum ?? 65535,
-      topicAliasMaximum: options.topicAliasMaximum ?? 256,
-      maxInflight: options.maxInflight ?? 65535,
-      maxQueuedMessages: options.maxQueuedMessages ?? 1000,
-      maxQueuedBytes: options.maxQueuedBytes ?? 64 * 1024 * 1024,
-      queueQos0Offline: options.queueQos0Offline ?? false,
-      maxSessionExpiryInterval: options.maxSessionExpiryInterval ?? NEVER,
-      retainAvailable: options.retainAvailable ?? true,
-      maximumQoS: options.maximumQoS ?? 2,
-      sysIntervalSeconds: options.sysIntervalSeconds ?? 10,
-      maxWriteBufferBytes: options.maxWriteBufferBytes ?? 1024 * 1024,
-      responseInformationPrefix: options.responseInformationPrefix ?? 'response/',
-      version: options.version ?? '0.1.0',
-    };
+    this.config = resolveConfig(options);
     this.logger = options.logger ?? silentLogger();
     this.clock = options.clock ?? systemClock;
     this.store = options.store ?? new MemoryStore();
