@@ -2,13 +2,15 @@
 // and bounded waiting.
 
 import { defaultTransportFactory, type Transport, type TransportFactory } from '../../src/client/transport.js';
-import { decodePacket } from '../../src/protocol/decoder.js';
+import { Decoder, decodePacket } from '../../src/protocol/decoder.js';
 import type { Packet, ProtocolVersion } from '../../src/protocol/packets.js';
 
 export interface Tap {
   factory: TransportFactory;
   /** Every packet the client wrote (each chunk the client writes is one packet), dropped ones included. */
   sent: Packet[];
+  /** Every packet the server sent. */
+  received: Packet[];
   /** How many times the client called write(). */
   writes: number;
   /** Packets for which this returns true are not written. */
@@ -22,6 +24,7 @@ export interface Tap {
 export function tapTransport(protocolVersion: ProtocolVersion): Tap {
   const tap: Tap = {
     sent: [],
+    received: [],
     writes: 0,
     drop: () => false,
     transport: undefined,
@@ -29,7 +32,14 @@ export function tapTransport(protocolVersion: ProtocolVersion): Tap {
       tap.transport?.destroy();
     },
     factory: async (target, handlers) => {
-      const inner = await defaultTransportFactory(target, handlers);
+      const decoder = new Decoder((packet) => tap.received.push(packet), { protocolVersion });
+      const inner = await defaultTransportFactory(target, {
+        onData(chunk) {
+          decoder.push(chunk);
+          handlers.onData(chunk);
+        },
+        onClose: (error) => handlers.onClose(error),
+      });
       const transport: Transport = {
         write(chunks) {
           tap.writes++;
