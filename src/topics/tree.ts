@@ -27,7 +27,10 @@ class FilterNode<T> {
 }
 
 export interface TopicTreeOptions {
-  /** Most distinct topics whose match results are cached (default 10,000). 0 turns the cache off. */
+  /**
+   * Distinct topics whose match results are kept per cache generation (default 10,000; at most twice as many are
+   * held). 0 turns the cache off.
+   */
   cacheSize?: number;
 }
 
@@ -42,7 +45,11 @@ const EMPTY: readonly never[] = Object.freeze([]);
  */
 export class TopicTree<T> {
   readonly #root = new FilterNode<T>(undefined, '');
-  readonly #cache = new Map<string, readonly T[]>();
+  // Two generations: new results go into #cache; when it is full it becomes #previous and a fresh map starts.
+  // Bounded by twice the configured size, O(1) per operation, and it never deletes single entries (a Map used
+  // as a FIFO slows down as deleted entries pile up at its head).
+  #cache = new Map<string, readonly T[]>();
+  #previous = new Map<string, readonly T[]>();
   readonly #cacheSize: number;
   #size = 0;
 
@@ -57,7 +64,7 @@ export class TopicTree<T> {
 
   /** Number of topics whose match result is cached (for metrics and tests). */
   get cachedTopics(): number {
-    return this.#cache.size;
+    return this.#cache.size + this.#previous.size;
   }
 
   /** Adds or replaces the value stored under (filter, key). Returns true when it was new. */
@@ -78,7 +85,7 @@ export class TopicTree<T> {
       if (end < 0) break;
       start = end + 1;
     }
-    this.#cache.clear();
+    this.clearCache();
     const at = node.index.get(key);
     if (at !== undefined) {
       node.values[at] = value;
@@ -109,7 +116,7 @@ export class TopicTree<T> {
     node.values.pop();
     node.index.delete(key);
     this.#size--;
-    this.#cache.clear();
+    this.clearCache();
     this.#prune(node);
     return true;
   }
@@ -132,17 +139,18 @@ export class TopicTree<T> {
    * do not mutate it. [MQTT-4.7.2-1] filters starting with a wildcard do not match topics starting with '$'.
    */
   match(topic: string): readonly T[] {
-    const cached = this.#cache.get(topic);
-    if (cached !== undefined) return cached;
-    const out: T[] = [];
-    const dollar = topic.charCodeAt(0) === 0x24;
-    this.#walk(this.#root, topic, 0, dollar, out);
-    const result = out.length === 0 ? EMPTY : out;
+    let result = this.#cache.get(topic);
+    if (result !== undefined) return result;
+    result = this.#previous.get(topic);
+    if (result === undefined) {
+      const out: T[] = [];
+      this.#walk(this.#root, topic, 0, topic.charCodeAt(0) === 0x24, out);
+      result = out.length === 0 ? EMPTY : out;
+    }
     if (this.#cacheSize > 0) {
       if (this.#cache.size >= this.#cacheSize) {
-        // Evict the oldest entry: Map keeps insertion order.
-        const oldest = this.#cache.keys().next().value;
-        if (oldest !== undefined) this.#cache.delete(oldest);
+        this.#previous = this.#cache;
+        this.#cache = new Map();
       }
       this.#cache.set(topic, result);
     }
@@ -165,6 +173,7 @@ export class TopicTree<T> {
   /** Drops every cached match result (the tree itself is unchanged). */
   clearCache(): void {
     this.#cache.clear();
+    this.#previous.clear();
   }
 
   /**
