@@ -16,6 +16,8 @@ function connect(url: string, options: IClientOptions = {}): Promise<MqttClient>
       client.end(true);
       reject(error);
     });
+    // A connection closed before CONNACK (refused at the TCP or TLS level) emits close, not error.
+    client.once('close', () => reject(new Error('connection closed before CONNACK')));
   });
 }
 
