@@ -148,6 +148,11 @@ export class Peer {
     };
   }
 
+  /** The bytes of a CONNECT (for tests that send it along with other bytes). */
+  connectBytes(fields: Partial<ConnectPacket> = {}): number[] {
+    return [...encode(this.connectPacket(fields), this.version)];
+  }
+
   async connect(fields: Partial<ConnectPacket> = {}): Promise<ConnackPacket> {
     this.send(this.connectPacket(fields));
     return this.expect('connack');
