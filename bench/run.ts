@@ -2,6 +2,7 @@
 // Without a suite name, all of them run. `npm run bench` builds first and then runs this.
 //
 //   codec     decoder and encoder against mqtt-packet (bench/codec.ts), in this process
+//   topics    TopicTree against qlobber, Aedes' matcher (bench/topics.ts), in this process
 //   brokers   Starling against Mosquitto and Aedes (bench/brokers.ts), as a child process; extra
 //             arguments after `--` go to it, e.g. `node dist/bench/run.js brokers -- --repeats 5`
 
@@ -10,6 +11,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { runCodecBench } from './codec.js';
+import { runTopicsBench } from './topics.js';
 
 interface Suite {
   description: string;
@@ -23,6 +25,13 @@ const suites: Record<string, Suite> = {
     description: 'decode and encode against mqtt-packet',
     async run({ quick, filter }) {
       await runCodecBench({ quick, filter });
+      return 0;
+    },
+  },
+  topics: {
+    description: 'topic matching against qlobber (Aedes)',
+    async run({ quick }) {
+      await runTopicsBench({ quick });
       return 0;
     },
   },
