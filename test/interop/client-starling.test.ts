@@ -2,6 +2,7 @@
 // client suite, plus what needs the broker's own options.
 
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { test } from 'node:test';
 import { Broker, type BrokerOptions } from '../../src/broker/broker.js';
@@ -13,6 +14,7 @@ import { createListener } from '../../src/transport/index.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { tapTransport, waitFor } from '../client/helpers.js';
 import { clientSuite, type SuiteContext, type SuiteServer } from '../client/shared-suite.js';
+import { testCertificates } from '../helpers/certs.js';
 
 interface RunningBroker extends SuiteServer {
   broker: Broker;
@@ -92,6 +94,46 @@ function starlingTests({ version, client, endClients, unique, collect }: SuiteCo
     } finally {
       await endClients();
       await own.stop().catch(() => undefined);
+    }
+  });
+
+  test('over TLS (mqtts:// and wss://): the server is verified against our CA; mutual TLS sends our certificate', async () => {
+    const certs = await testCertificates();
+    const broker = new Broker({ logger: silentLogger() });
+    await broker.start();
+    const tls = { cert: certs.serverCert, key: certs.serverKey, ca: certs.caCert, requireClientCert: true };
+    const mqtts = await createListener(
+      { name: 'mqtts', host: '127.0.0.1', port: 0, protocol: 'mqtts', tls },
+      (stream, meta) => broker.handle(stream, meta),
+      silentLogger(),
+    );
+    const wss = await createListener(
+      { name: 'wss', host: '127.0.0.1', port: 0, protocol: 'wss', tls },
+      (stream, meta) => broker.handle(stream, meta),
+      silentLogger(),
+    );
+    try {
+      const ca = await readFile(certs.caCert, 'utf8');
+      const mine = { ca, cert: await readFile(certs.clientCert, 'utf8'), key: await readFile(certs.clientKey, 'utf8') };
+      const topic = unique('tls');
+      const sub = await client({ tls: mine }, `mqtts://127.0.0.1:${mqtts.address().port}`);
+      const messages = collect(sub);
+      await sub.subscribe(topic, { qos: 1 });
+      // By name: 'localhost' is in the certificate and goes out as SNI.
+      const pub = await client({ tls: mine }, `wss://localhost:${wss.address().port}/mqtt`);
+      await pub.publish(topic, 'secret', { qos: 1 });
+      await waitFor(() => messages.length === 1, 'the message over TLS');
+      assert.equal(messages[0]?.payload.toString(), 'secret');
+      // Without our CA the server's certificate is not trusted.
+      await assert.rejects(
+        connect(`mqtts://127.0.0.1:${mqtts.address().port}`, { protocolVersion: version, reconnect: false, tls: {} }),
+        MqttError,
+      );
+    } finally {
+      await endClients();
+      await mqtts.close();
+      await wss.close();
+      await broker.close();
     }
   });
 
