@@ -4,7 +4,8 @@
 //   node dist/bench/brokers.js --quick    smoke run (1 repeat, short windows, 1,000 connections; < 1 min)
 //
 // Options: --repeats N, --brokers starling,mosquitto,aedes, --scenarios id,id, --json FILE,
-// --docs / --no-docs (write docs/performance.md; default on for full runs, off for --quick).
+// --docs / --no-docs (write docs/performance.md; default on for full runs, off for --quick),
+// --cpu-prof DIR (run the Node brokers with --cpu-prof, profiles written to DIR when they stop).
 //
 // Brokers run as child processes pinned to CPU 0, the generator (this process) to CPU 1. Brokers are
 // interleaved (A B C A B C ...) within each scenario; the table shows medians and Starling's ratios.
@@ -38,6 +39,7 @@ const { values: args } = parseArgs({
     docs: { type: 'boolean' },
     'no-docs': { type: 'boolean', default: false },
     'no-relay': { type: 'boolean', default: false },
+    'cpu-prof': { type: 'string' },
   },
   strict: true,
 });
@@ -101,7 +103,7 @@ const SCENARIOS: Scenario[] = [
     id: 'fanout-q0',
     title: 'fan-out QoS 0, 1 pub → 100 sub',
     kind: 'throughput',
-    load: { publishers: 1, subscribers: 100, topic: 'bench/fan', filter: 'bench/fan', qos: 0, endToEndWindow: 4000 },
+    load: { publishers: 1, subscribers: 100, topic: 'bench/fan', filter: 'bench/fan', qos: 0, endToEndWindow: 8000 },
   },
   {
     id: 'p2p-q1',
@@ -143,6 +145,7 @@ interface Measurement {
 const brokers = args.brokers.split(',').map((b) => b.trim()) as BrokerName[];
 const selected = args.scenarios ? SCENARIOS.filter((s) => args.scenarios!.split(',').includes(s.id)) : SCENARIOS;
 const withRelay = !args['no-relay'];
+const nodeFlags = args['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', args['cpu-prof']] : [];
 
 function log(line: string): void {
   process.stderr.write(`${line}\n`);
@@ -251,7 +254,7 @@ async function main(): Promise<number> {
     try {
       for (const b of names) {
         try {
-          running.set(b, await startBroker(b, { persistence: false, cpu: brokerCpu }));
+          running.set(b, await startBroker(b, { persistence: false, cpu: brokerCpu, nodeFlags }));
         } catch (err) {
           if (!(err instanceof Unsupported)) throw err;
           log(`  ${b}: n/a (${err.message.split('\n')[0]})`);
@@ -283,7 +286,7 @@ async function main(): Promise<number> {
       for (const b of brokers) {
         let broker: RunningBroker | undefined;
         try {
-          broker = await startBroker(b, { persistence: s.persistence ?? false, cpu: brokerCpu });
+          broker = await startBroker(b, { persistence: s.persistence ?? false, cpu: brokerCpu, nodeFlags });
           const m = await runMemory(broker);
           record(s, b, m);
           log(`  ${s.id} #${r + 1} ${b}: ${m.values[0] ?? m.note} bytes/connection`);

@@ -38,7 +38,13 @@ export function hasTaskset(): boolean {
   return spawnSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' }).status === 0;
 }
 
-function command(name: BrokerName, port: number, persistence: boolean, dir: string): [string, string[]] {
+function command(
+  name: BrokerName,
+  port: number,
+  persistence: boolean,
+  dir: string,
+  nodeFlags: string[],
+): [string, string[]] {
   const node = process.execPath;
   switch (name) {
     case 'mosquitto': {
@@ -65,12 +71,15 @@ function command(name: BrokerName, port: number, persistence: boolean, dir: stri
     }
     case 'aedes':
       if (persistence) throw new Unsupported('aedes: no durable persistence package installed');
-      return [node, [join(here, 'aedes-server.js'), String(port)]];
+      return [node, [...nodeFlags, join(here, 'aedes-server.js'), String(port)]];
     case 'relay':
       if (persistence) throw new Unsupported('relay: no persistence');
       return [node, [join(here, 'relay-server.js'), String(port)]];
     case 'starling':
-      return [node, [join(here, 'starling-server.js'), String(port), ...(persistence ? ['--persistence', dir] : [])]];
+      return [
+        node,
+        [...nodeFlags, join(here, 'starling-server.js'), String(port), ...(persistence ? ['--persistence', dir] : [])],
+      ];
   }
 }
 
@@ -96,7 +105,7 @@ async function waitForPort(port: number, child: ChildProcess, timeoutMs: number)
 /** Starts a broker on a free port, pinned to `cpu` when taskset is available. */
 export async function startBroker(
   name: BrokerName,
-  options: { persistence: boolean; cpu?: number },
+  options: { persistence: boolean; cpu?: number; nodeFlags?: string[] },
 ): Promise<RunningBroker> {
   if (name === 'mosquitto' && !existsSync(MOSQUITTO)) throw new Unsupported(`mosquitto: ${MOSQUITTO} not found`);
   const dir = mkdtempSync(join(tmpdir(), `starling-bench-${name}-`));
@@ -104,7 +113,7 @@ export async function startBroker(
   let cmd: string;
   let args: string[];
   try {
-    [cmd, args] = command(name, port, options.persistence, dir);
+    [cmd, args] = command(name, port, options.persistence, dir, options.nodeFlags ?? []);
   } catch (err) {
     rmSync(dir, { recursive: true, force: true });
     throw err;
