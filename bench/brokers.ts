@@ -52,21 +52,22 @@ const timing = quick
   : { warmupS: 1, durationS: 5, drainTimeoutS: 15 };
 const PAYLOAD = 64;
 
-// Pin: re-run this script under taskset on CPU 1 with enough file descriptors, once.
-const cpus = os.availableParallelism();
+// Pin: re-run this script under taskset on CPU 1 with enough file descriptors, once. The decision is
+// made here, because inside the pinned process only one CPU is visible.
+const cpus = os.cpus().length;
 if (process.env.STARLING_BENCH_CHILD !== '1') {
   const need = idleConnections + 1000;
   const script = fileURLToPath(import.meta.url);
   const argv = [process.execPath, script, ...process.argv.slice(2)].map((a) => `'${a.replaceAll("'", "'\\''")}'`);
-  const pin = hasTaskset() && cpus >= 2 ? 'taskset -c 1 ' : '';
-  const shell = `ulimit -n ${need} 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec ${pin}${argv.join(' ')}`;
+  const pin = hasTaskset() && cpus >= 2;
+  const shell = `ulimit -n ${need} 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec ${pin ? 'taskset -c 1 ' : ''}${argv.join(' ')}`;
   const result = spawnSync('/bin/sh', ['-c', shell], {
     stdio: 'inherit',
-    env: { ...process.env, STARLING_BENCH_CHILD: '1' },
+    env: { ...process.env, STARLING_BENCH_CHILD: '1', STARLING_BENCH_PINNED: pin ? '1' : '0' },
   });
   process.exit(result.status ?? 1);
 }
-const pinned = hasTaskset() && cpus >= 2;
+const pinned = process.env.STARLING_BENCH_PINNED === '1';
 const brokerCpu = pinned ? 0 : undefined;
 const fdLimit = openFilesLimit();
 if (fdLimit < idleConnections + 200) {

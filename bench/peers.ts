@@ -78,7 +78,12 @@ function command(
     case 'starling':
       return [
         node,
-        [...nodeFlags, join(here, 'starling-server.js'), String(port), ...(persistence ? ['--persistence', dir] : [])],
+        [
+          ...nodeFlags,
+          join(here, 'starling-server.js'),
+          String(port),
+          ...(persistence ? ['--persistence', join(dir, 'data')] : []),
+        ],
       ];
   }
 }

@@ -38,10 +38,8 @@ const options: Record<string, unknown> = {
 if (dataDir) {
   const storeModule = new URL('../src/store/lmdb/index.js', import.meta.url).href;
   try {
-    const { LmdbStore } = (await import(storeModule)) as {
-      LmdbStore: new (options: { path: string }) => unknown;
-    };
-    options.store = new LmdbStore({ path: dataDir });
+    const { LmdbStore } = (await import(storeModule)) as { LmdbStore: new (dir: string) => unknown };
+    options.store = new LmdbStore(dataDir);
   } catch (err) {
     process.stderr.write(`starling-server: no durable store in this build (${(err as Error).message})\n`);
     process.exit(3);
