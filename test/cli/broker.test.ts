@@ -1,10 +1,15 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { connect as tlsConnect } from 'node:tls';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { hashPassword } from '../../src/auth/password-hash.js';
+import { testCertificates } from '../helpers/certs.js';
 import { runStarling, startBrokerProcess } from './broker-process.js';
 
 /** Connects with mqtt.js without reconnecting; resolves the client or rejects with the CONNACK error. */
@@ -58,6 +63,65 @@ describe('starling broker, as a process', () => {
       assert.equal(await broker.exited(), 0);
     } finally {
       await broker.kill();
+    }
+  });
+
+  test('a second signal during a slow shutdown exits at once with code 1', async () => {
+    const { broker, port } = await startBrokerProcess();
+    // An MQTT 3.1.1 client that never closes its side keeps the graceful shutdown waiting.
+    const socket = netConnect({ port, host: '127.0.0.1', allowHalfOpen: true });
+    try {
+      await once(socket, 'connect');
+      const connack = once(socket, 'data');
+      socket.write(Buffer.from([0x10, 0x0d, 0, 4, 0x4d, 0x51, 0x54, 0x54, 4, 0x02, 0, 60, 0, 1, 0x73]));
+      assert.deepEqual([...((await connack) as [Buffer])[0]], [0x20, 0x02, 0x00, 0x00]);
+      broker.child.kill('SIGTERM');
+      await broker.waitFor(/SIGTERM: shutting down/);
+      const started = Date.now();
+      broker.child.kill('SIGTERM');
+      assert.equal(await broker.exited(), 1);
+      assert.ok(Date.now() - started < 1500, 'the second signal did not wait for the shutdown');
+    } finally {
+      socket.destroy();
+      await broker.kill();
+    }
+  });
+
+  test('SIGHUP reloads the TLS certificate for new connections; a broken one keeps the old', async () => {
+    const certs = await testCertificates();
+    const dir = await mkdtemp(join(tmpdir(), 'starling-cli-tls-'));
+    const cert = join(dir, 'server.crt');
+    const key = join(dir, 'server.key');
+    await copyFile(certs.serverCert, cert);
+    await copyFile(certs.serverKey, key);
+    const { broker, port } = await startBrokerProcess(['--tls-cert', cert, '--tls-key', key]);
+    const serverName = async () => {
+      const socket = tlsConnect({
+        port,
+        host: '127.0.0.1',
+        ca: readFileSync(certs.caCert),
+      });
+      await once(socket, 'secureConnect');
+      const cn = socket.getPeerCertificate().subject.CN;
+      socket.destroy();
+      return cn;
+    };
+    try {
+      assert.match(broker.stdout(), /listening on mqtts:\/\/127\.0\.0\.1:\d+/);
+      assert.equal(await serverName(), 'starling-test-server');
+      await copyFile(certs.renewedCert, cert);
+      await copyFile(certs.renewedKey, key);
+      broker.child.kill('SIGHUP');
+      await broker.waitFor(/TLS certificates of listener default reloaded/);
+      assert.equal(await serverName(), 'starling-renewed');
+      await writeFile(key, 'not a key');
+      broker.child.kill('SIGHUP');
+      await broker.waitFor(/TLS certificates of listener default: reload failed/);
+      assert.equal(await serverName(), 'starling-renewed');
+    } finally {
+      broker.child.kill('SIGTERM');
+      await broker.exited();
+      await rm(dir, { recursive: true, force: true });
     }
   });
 
@@ -208,8 +272,7 @@ describe('the starling command', () => {
       const file = join(dir, 'pw');
       const passwd = runStarling(['passwd', '-c', '-b', file, 'carol', 'secret']);
       assert.equal(await passwd.exited(), 0, passwd.stderr());
-      const { readFile } = await import('node:fs/promises');
-      assert.match(await readFile(file, 'utf8'), /^carol:\$scrypt\$/);
+      assert.match(readFileSync(file, 'utf8'), /^carol:\$scrypt\$/);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
