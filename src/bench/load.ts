@@ -18,7 +18,7 @@ export interface LoadOptions extends LinkOptions {
   qos: QoS;
   subscribeQos: QoS;
   payloadSize: number;
-  /** Most messages each publisher sends (a safety bound; the run also ends after the window). */
+  /** Most messages each publisher sends (a safety bound; the run also ends after the window); subscribe-only: messages each subscriber waits for. */
   count: number;
   /** Total messages per second over all publishers; undefined publishes as fast as the broker takes them. */
   rate?: number;
@@ -132,6 +132,8 @@ export class LoadRun implements BenchClientEvents {
   private connectFailures = 0;
   private lastReceivedAt = 0;
   private readonly reconnectCounts = new Map<BenchClient, number>();
+  /** Subscribe-only runs: per subscriber, per (run id, publisher), the next sequence and the count seen. */
+  private readonly foreign: Map<number, { next: number; unique: number }>[] = [];
   /** For each publisher, the subscribers whose filter matches its topic. */
   private matching: number[][] = [];
   /** Per publisher: messages below this sequence no longer count against the end-to-end window. */
@@ -290,6 +292,14 @@ export class LoadRun implements BenchClientEvents {
         this.schedulePump();
       }
       if (this.publishersDone() && o.publishers > 0 && this.deliveriesSettled(now)) break;
+      // Subscribe-only with a count: done when every subscriber has its messages.
+      if (
+        o.publishers === 0 &&
+        o.count < Number.POSITIVE_INFINITY &&
+        this.subscribers.every((s) => s.received >= o.count)
+      ) {
+        break;
+      }
       await this.sleep(Math.min(50, Math.max(1, deadline - now)));
     }
     this.measuring = false;
@@ -321,9 +331,9 @@ export class LoadRun implements BenchClientEvents {
       }
     }
     if (o.publishers === 0) {
-      // Subscribe-only: losses are the gaps in each publisher's sequence.
-      for (const track of this.tracks) {
-        for (let p = 0; p < track.next.length; p++) missing += track.next[p]! - track.unique[p]!;
+      // Subscribe-only: losses are the gaps in each publisher's sequence (a lost tail goes unseen).
+      for (const tracks of this.foreign) {
+        for (const track of tracks?.values() ?? []) missing += track.next - track.unique;
       }
     }
     const effectiveQos = Math.min(o.qos, o.subscribeQos);
@@ -483,6 +493,10 @@ export class LoadRun implements BenchClientEvents {
   }
 
   onMessage(client: BenchClient, buf: Buffer, start: number, end: number, arrivedAt: number): void {
+    if (this.publishers.length === 0) {
+      this.onForeignMessage(client, buf, start, end, arrivedAt);
+      return;
+    }
     if (end - start < STAMP_BYTES || readRunId(buf, start) !== this.runId) {
       this.stray++;
       return;
@@ -503,6 +517,31 @@ export class LoadRun implements BenchClientEvents {
     }
     this.lastReceivedAt = arrivedAt;
     if (this.options.endToEndWindow !== undefined) this.schedulePump();
+    if (this.measuring) this.latency.record(arrivedAt - readSentAt(buf, start));
+  }
+
+  /** Subscribe-only: messages from publishers in other processes, tracked per (run id, publisher). */
+  private onForeignMessage(client: BenchClient, buf: Buffer, start: number, end: number, arrivedAt: number): void {
+    const p = end - start >= STAMP_BYTES ? readPublisher(buf, start) : 0x100000;
+    if (p >= 0x100000) {
+      this.stray++;
+      return;
+    }
+    const key = readRunId(buf, start) * 0x100000 + p;
+    const tracks = (this.foreign[client.index] ??= new Map());
+    let track = tracks.get(key);
+    if (!track) {
+      track = { next: 0, unique: 0 };
+      tracks.set(key, track);
+    }
+    const seq = readSeq(buf, start);
+    if (seq >= track.next) {
+      track.next = seq + 1;
+      track.unique++;
+    } else {
+      this.duplicates++;
+    }
+    this.lastReceivedAt = arrivedAt;
     if (this.measuring) this.latency.record(arrivedAt - readSentAt(buf, start));
   }
 

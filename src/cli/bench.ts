@@ -242,17 +242,28 @@ const n = (x: number) => x.toLocaleString('en-US');
 function formatLoad(mode: string, s: LoadSummary): string {
   const version = s.protocolVersion === 5 ? '5' : s.protocolVersion === 4 ? '3.1.1' : '3.1';
   const l = s.latencyMs;
-  return [
+  const lines = [
     `starling bench ${mode}: ${s.publishers} publishers, ${s.subscribers} subscribers, QoS ${s.qos}/${s.subscribeQos}, ${s.payloadSize} B payload, ${s.url} (MQTT ${version})`,
     `window      ${s.windowS.toFixed(2)} s`,
-    `sent        ${n(s.sentPerSec)} msg/s   (${n(s.sent)} in all, ${n(s.acked)} acknowledged)`,
-    `received    ${n(s.receivedPerSec)} msg/s   (${n(s.received)} in all, ${n(s.expected)} expected)`,
-    `latency     p50 ${l.p50} ms   p90 ${l.p90} ms   p99 ${l.p99} ms   max ${l.max} ms   (${n(l.count)} samples)`,
-    `losses      ${s.losses}${s.qos > 0 ? ' (QoS 1/2: must be 0)' : ''}   QoS 0 dropped ${s.dropped}   duplicates ${s.duplicates}   unacked ${s.unacked}`,
-    `connections failures ${s.connectFailures}   reconnects ${s.reconnects}   errors ${s.errors}`,
+  ];
+  if (s.publishers > 0) {
+    lines.push(
+      `sent        ${n(s.sentPerSec)} msg/s   (${n(s.sent)} in all, ${n(s.acked)} acknowledged, ${n(s.rejected)} refused)`,
+    );
+  }
+  if (s.subscribers > 0) {
+    lines.push(
+      `received    ${n(s.receivedPerSec)} msg/s   (${n(s.received)} in all${s.publishers > 0 ? `, ${n(s.expected)} expected` : ''})`,
+      `latency     p50 ${l.p50} ms   p90 ${l.p90} ms   p99 ${l.p99} ms   max ${l.max} ms   (${n(l.count)} samples)`,
+      `losses      ${s.losses}${s.qos > 0 ? ' (QoS 1/2: must be 0)' : ''}   QoS 0 dropped ${s.dropped}   duplicates ${s.duplicates}   stray ${s.stray}`,
+    );
+  }
+  lines.push(
+    `connections failures ${s.connectFailures}   reconnects ${s.reconnects}   errors ${s.errors}   unacked ${s.unacked}`,
     `generator   ${s.generatorCpuPercent}% of one core`,
     '',
-  ].join('\n');
+  );
+  return lines.join('\n');
 }
 
 function formatConn(s: ConnSummary): string {
