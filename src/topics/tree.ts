@@ -40,8 +40,9 @@ const EMPTY: readonly never[] = Object.freeze([]);
  * The subscription trie: filters are stored level by level (Map children, wildcards apart), topics are matched.
  * Each filter holds values under keys (typically one per client), so one filter may serve many subscribers.
  *
- * `match(topic)` results are cached per topic in a bounded map (oldest entries evicted first) and the cache is
- * dropped whenever a subscription is added, replaced or removed, so repeated topics cost one map lookup.
+ * `match(topic)` results are cached per topic from the topic's second match on, in a bounded two-generation map,
+ * and the cache is dropped whenever a subscription is added, replaced or removed, so repeated topics cost one
+ * map lookup.
  */
 export class TopicTree<T> {
   readonly #root = new FilterNode<T>(undefined, '');
@@ -50,6 +51,8 @@ export class TopicTree<T> {
   // as a FIFO slows down as deleted entries pile up at its head).
   #cache = new Map<string, readonly T[]>();
   #previous = new Map<string, readonly T[]>();
+  /** Topics matched once and not cached yet. */
+  #seen = new Set<string>();
   readonly #cacheSize: number;
   #size = 0;
 
@@ -146,14 +149,21 @@ export class TopicTree<T> {
       const out: T[] = [];
       this.#walk(this.#root, topic, 0, topic.charCodeAt(0) === 0x24, out);
       result = out.length === 0 ? EMPTY : out;
-    }
-    if (this.#cacheSize > 0) {
-      if (this.#cache.size >= this.#cacheSize) {
-        this.#previous = this.#cache;
-        this.#cache = new Map();
+      if (this.#cacheSize === 0) return result;
+      // A topic's result is kept from its second sighting on: one-off topics (a sequence number in the topic)
+      // then cost a set entry instead of a retained array and a cache slot. The set of topics seen once holds
+      // up to four times the cache size, then starts afresh.
+      if (!this.#seen.has(topic)) {
+        if (this.#seen.size >= 4 * this.#cacheSize) this.#seen = new Set();
+        this.#seen.add(topic);
+        return result;
       }
-      this.#cache.set(topic, result);
     }
+    if (this.#cache.size >= this.#cacheSize) {
+      this.#previous = this.#cache;
+      this.#cache = new Map();
+    }
+    this.#cache.set(topic, result);
     return result;
   }
 

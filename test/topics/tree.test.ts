@@ -103,7 +103,8 @@ test('TopicTree.match stays right through random adds and removes (cache invalid
 test('match results are cached per topic and dropped when subscriptions change', () => {
   const tree = new TopicTree<string>();
   tree.add('a/#', 'c1', 'v1');
-  const first = tree.match('a/b');
+  assert.deepEqual(tree.match('a/b'), ['v1']);
+  const first = tree.match('a/b'); // cached from the second match on
   assert.equal(tree.match('a/b'), first, 'a repeated topic returns the cached array');
   tree.add('a/b', 'c2', 'v2');
   const second = tree.match('a/b');
@@ -119,7 +120,9 @@ test('the match cache is bounded', () => {
   const tree = new TopicTree<string>({ cacheSize: 100 });
   tree.add('#', 'c', 'v');
   for (let i = 0; i < 10_000; i++) assert.deepEqual(tree.match(`t/${i}`), ['v']);
-  assert.ok(tree.cachedTopics <= 200, `cached ${tree.cachedTopics}`);
+  assert.equal(tree.cachedTopics, 0, 'topics seen once are not cached');
+  for (let i = 0; i < 10_000; i++) assert.deepEqual(tree.match(`t/${i % 300}`), ['v']);
+  assert.ok(tree.cachedTopics > 0 && tree.cachedTopics <= 200, `cached ${tree.cachedTopics}`);
   const noCache = new TopicTree<string>({ cacheSize: 0 });
   noCache.add('#', 'c', 'v');
   noCache.match('a');
