@@ -20,10 +20,8 @@ export class WebSocketStream extends Duplex {
       const chunk = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
       if (!this.push(chunk)) socket.pause();
     });
-    socket.on('close', () => {
-      this.push(null);
-      this.destroy();
-    });
+    // The end of the byte stream: what was already received is still read before 'end' (and then 'close').
+    socket.on('close', () => this.push(null));
     socket.on('error', (err: Error) => this.destroy(err));
   }
 

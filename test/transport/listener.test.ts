@@ -357,6 +357,33 @@ describe('ws and wss listeners', () => {
     }
   });
 
+  test('ws: bytes sent just before the client closes are still read, then the stream ends and closes', async () => {
+    let resolveDone: (value: { bytes: number[]; closed: boolean }) => void;
+    const done = new Promise<{ bytes: number[]; closed: boolean }>((resolve) => {
+      resolveDone = resolve;
+    });
+    const listener = await open({ protocol: 'ws' }, (stream) => {
+      // The reader starts late, as a busy broker might.
+      setTimeout(() => {
+        const chunks: Buffer[] = [];
+        stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+        stream.on('end', () => {
+          stream.once('close', () => resolveDone({ bytes: [...Buffer.concat(chunks)], closed: true }));
+        });
+      }, 50);
+    });
+    try {
+      const ws = new WebSocket(listener.url(), 'mqtt');
+      await once(ws, 'open');
+      ws.send(Buffer.from([0x30, 0x03, 0x00, 0x01, 0x74]));
+      ws.send(Buffer.from([0xe0, 0x00]));
+      ws.close();
+      assert.deepEqual(await done, { bytes: [0x30, 0x03, 0x00, 0x01, 0x74, 0xe0, 0x00], closed: true });
+    } finally {
+      await listener.close();
+    }
+  });
+
   test('ws: many writes in one tick leave as one frame', async () => {
     const streams: Duplex[] = [];
     const listener = await open({ protocol: 'ws' }, (stream) => {
