@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import type { CliIo } from '../../src/cli/connect-options.js';
 import { runPub } from '../../src/cli/pub.js';
 import { formatMessage, runSub } from '../../src/cli/sub.js';
@@ -65,6 +66,16 @@ async function mosquittoSub(
   const lines = (): string[] =>
     out.split('\n').filter((line) => line !== '' && !line.startsWith('Client ') && !line.startsWith('Subscribed'));
   return { child, lines, exited };
+}
+
+/** Runs a node script to its end; resolves with its exit code and output. */
+function run(script: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [script, ...args], { timeout: 10_000 }, (error, stdout, stderr) => {
+      const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
 }
 
 function mosquittoPub(args: string[]): Promise<void> {
@@ -243,6 +254,48 @@ describe('starling pub and starling sub against Mosquitto', { skip }, () => {
     assert.equal(await runPub(['-L', `mqtt://127.0.0.1:${port}/${topic}`, '-m', 'via url'], memoryIo()), 0);
     assert.equal(await sub.exited, 0);
     assert.deepEqual(sub.lines(), ['via url']);
+  });
+
+  test('the starling command runs pub and sub as processes, with their exit codes', async () => {
+    const main = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+    const topic = unique('process');
+    const sub = spawn(process.execPath, [
+      main,
+      'sub',
+      '-h',
+      '127.0.0.1',
+      '-p',
+      port,
+      '-t',
+      topic,
+      '-v',
+      '-C',
+      '1',
+      '-d',
+    ]);
+    children.add(sub);
+    let out = '';
+    let err = '';
+    sub.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+    });
+    sub.stderr.on('data', (chunk: Buffer) => {
+      err += chunk.toString();
+    });
+    const subExit = new Promise<number | null>((resolve) => sub.once('exit', resolve));
+    await waitFor(() => err.includes('received SUBACK'), 'starling sub to subscribe', 10_000).catch((error: Error) => {
+      throw new Error(`${error.message}; its stderr: ${err}; exit code ${sub.exitCode}`);
+    });
+    const pub = await run(main, ['pub', '-h', '127.0.0.1', '-p', port, '-t', topic, '-m', 'from a process', '-q', '1']);
+    assert.equal(pub.code, 0, pub.stderr);
+    assert.equal(await subExit, 0);
+    children.delete(sub);
+    assert.equal(out, `${topic} from a process\n`);
+    const timeout = await run(main, ['sub', '-h', '127.0.0.1', '-p', port, '-t', topic, '-W', '1']);
+    assert.equal(timeout.code, 27, timeout.stderr);
+    const refused = await run(main, ['pub', '-h', '127.0.0.1', '-p', '1', '-t', topic, '-m', 'x']);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /^Connection error: connect ECONNREFUSED/);
   });
 
   test('a refused connection exits 1 and names the reason', async () => {
