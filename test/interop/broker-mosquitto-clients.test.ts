@@ -51,17 +51,22 @@ describe('broker interop with mosquitto_pub and mosquitto_sub', () => {
     const child = spawn(SUB, ['-h', '127.0.0.1', '-p', String(port), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     children.push(child);
     let out = '';
+    let err = '';
     child.stdout.on('data', (chunk: Buffer) => {
       out += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      err += chunk.toString();
     });
     const done = new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => {
         child.kill('SIGKILL');
         reject(new Error(`mosquitto_sub ${args.join(' ')} did not finish; got ${JSON.stringify(out)}`));
       }, 10_000);
-      child.on('exit', () => {
+      child.on('close', (code) => {
         clearTimeout(timer);
-        resolve(out);
+        if (code !== 0) reject(new Error(`mosquitto_sub ${args.join(' ')} exited with ${code}: ${err}`));
+        else resolve(out);
       });
     });
     const deadline = Date.now() + 8000;
