@@ -31,21 +31,29 @@ function version(): string {
   return pkg.version;
 }
 
-async function runDelegated(name: DelegatedName, argv: string[], io: MainIo): Promise<number> {
-  const { module, run } = delegated[name];
+/** The `run*` function exported by a command's module, or undefined when the module or export is missing. */
+export async function loadCommand(
+  specifier: string,
+  exportName: string,
+): Promise<((argv: string[]) => Promise<number>) | undefined> {
   let loaded: Record<string, unknown>;
   try {
-    loaded = (await import(module)) as Record<string, unknown>;
+    loaded = (await import(specifier)) as Record<string, unknown>;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw error;
-    loaded = {};
+    return undefined;
   }
-  const fn = loaded[run];
-  if (typeof fn !== 'function') {
+  const run = loaded[exportName];
+  return typeof run === 'function' ? (run as (argv: string[]) => Promise<number>) : undefined;
+}
+
+async function runDelegated(name: DelegatedName, argv: string[], io: MainIo): Promise<number> {
+  const run = await loadCommand(delegated[name].module, delegated[name].run);
+  if (run === undefined) {
     io.stderr.write(`starling ${name}: not available yet\n`);
     return 1;
   }
-  return (fn as (argv: string[]) => Promise<number>)(argv);
+  return run(argv);
 }
 
 interface BrokerCommandOptions {
@@ -171,6 +179,10 @@ export async function main(argv: string[], io: MainIo): Promise<number> {
   const program = buildProgram(io, (options, command) => {
     pending = runBrokerCommand(options, command, io);
   });
+  if (argv.length === 0) {
+    program.outputHelp();
+    return 0;
+  }
   try {
     await program.parseAsync(argv, { from: 'user' });
   } catch (error) {
@@ -183,8 +195,8 @@ export async function main(argv: string[], io: MainIo): Promise<number> {
     throw error;
   }
   if (pending) return pending;
-  program.outputHelp();
-  return argv.length === 0 ? 0 : 2;
+  program.outputHelp({ error: true });
+  return 2;
 }
 
 function invokedDirectly(): boolean {

@@ -253,7 +253,8 @@ class NetworkListener implements Listener {
 
   #handOver(stream: Duplex, socket: Socket, certificateCommonName?: string): void {
     if (socket.destroyed) return;
-    if (stream !== socket) {
+    // TLS sockets and WebSocket streams are new objects over the TCP socket: they need their own guard.
+    if (stream.listenerCount('error') === 0) {
       stream.on('error', (err: Error) => this.#logger.debug({ err: err.message }, 'stream error'));
     }
     this.stats.accepted++;
