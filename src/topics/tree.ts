@@ -70,7 +70,10 @@ export class TopicTree<T> {
     return this.#cache.size + this.#previous.size;
   }
 
-  /** Adds or replaces the value stored under (filter, key). Returns true when it was new. */
+  /**
+   * Adds or replaces the value stored under (filter, key). Returns true when it was new. The filter must be valid
+   * (see validateTopicFilter) and without a $share/{group}/ prefix; the tree does not check.
+   */
   add(filter: string, key: string, value: T): boolean {
     let node = this.#root;
     let start = 0;

@@ -5,7 +5,7 @@ const SLASH = 0x2f;
 const PLUS = 0x2b;
 const HASH = 0x23;
 const NUL = 0x00;
-/** [MQTT-4.7.3-3] / [MQTT-1.5.3-?] a UTF-8 string is at most 65,535 bytes. */
+/** [MQTT-4.7.3-3] topic names and filters are at most 65,535 bytes of UTF-8. */
 const MAX_BYTES = 65535;
 
 /** True when the string's UTF-8 encoding fits a two-byte length prefix; only counts bytes for long strings. */
