@@ -26,11 +26,13 @@ import { ReasonCode } from '../protocol/reason-codes.js';
 import { type Clock, systemClock } from '../util/clock.js';
 import type { Logger } from '../util/logger.js';
 import { backoffDelay, type ResolvedReconnectOptions, resolveReconnectOptions } from './backoff.js';
+import { KeepAlive } from './keep-alive.js';
 import { MessageStream } from './message-stream.js';
 import { type ClientOptions, type Payload, parseUrl } from './options.js';
+import { OutboundPublishes } from './outbound.js';
 import { PacketIdAllocator } from './packet-ids.js';
 import { connackReturnCodeToReason, reasonText } from './reason-text.js';
-import { InboundTopicAliases, OutboundTopicAliases } from './topic-alias.js';
+import { InboundTopicAliases } from './topic-alias.js';
 import { defaultTransportFactory, type Transport, type TransportFactory, type TransportTarget } from './transport.js';
 import { TypedEmitter } from './typed-emitter.js';
 
@@ -107,18 +109,6 @@ export type ClientEvents = {
 
 export type ClientState = 'new' | 'connecting' | 'connected' | 'offline' | 'closed';
 
-/** An outgoing QoS flow, as in Mosquitto's mosq_ms_* states ([MQTT-4.3]). */
-type OutboundState = 'queued' | 'awaitPuback' | 'awaitPubrec' | 'awaitPubcomp';
-
-interface OutboundPublish {
-  state: OutboundState;
-  /** The packet with its full topic and no topic alias; the id is set when the flow starts. */
-  packet: PublishPacket;
-  explicitAlias: number | undefined;
-  resolve: () => void;
-  reject: (error: Error) => void;
-}
-
 interface PendingRequest {
   packet: SubscribePacket | UnsubscribePacket;
   resolve: (packet: SubackPacket | UnsubackPacket) => void;
@@ -174,7 +164,6 @@ export class MqttClient extends TypedEmitter<ClientEvents> {
   readonly #random: () => number;
   readonly #reconnect: ResolvedReconnectOptions | undefined;
   readonly #keepaliveOption: number;
-  readonly #maxQueued: number;
 
   #clientId: string;
   #state: ClientState = 'new';
@@ -188,8 +177,7 @@ export class MqttClient extends TypedEmitter<ClientEvents> {
 
   // Session state: survives reconnects.
   readonly #ids = new PacketIdAllocator();
-  readonly #inflight = new Map<number, OutboundPublish>();
-  #queue: OutboundPublish[] = [];
+  readonly #outbound: OutboundPublishes;
   readonly #requests = new Map<number, PendingRequest>();
   readonly #inboundQos2 = new Set<number>();
   readonly #subscriptions = new Map<string, ActiveSubscription>();
@@ -200,17 +188,12 @@ export class MqttClient extends TypedEmitter<ClientEvents> {
 
   // Connection state: reset on every CONNACK.
   #serverProperties: Properties = {};
-  #serverReceiveMaximum = 65535;
   #serverMaximumPacketSize = Number.POSITIVE_INFINITY;
-  readonly #outboundAliases = new OutboundTopicAliases();
   readonly #inboundAliases = new InboundTopicAliases();
-  #keepalive = 0;
   #sessionPresent = false;
   /** Messages that arrive with the first CONNACK wait here until `connect()` has resolved. */
   #held: Message[] | undefined;
-  #lastWrite = 0;
-  #keepaliveTimer: ReturnType<typeof setTimeout> | undefined;
-  #pingTimer: ReturnType<typeof setTimeout> | undefined;
+  readonly #keepAlive: KeepAlive;
   #reauthWaiter: { resolve: () => void; reject: (error: Error) => void } | undefined;
 
   // Write batching: packets of one tick go out in one write.
@@ -236,7 +219,24 @@ export class MqttClient extends TypedEmitter<ClientEvents> {
     this.#random = options.random ?? Math.random;
     this.#reconnect = options.reconnect === false ? undefined : resolveReconnectOptions(options.reconnect);
     this.#keepaliveOption = options.keepalive ?? 60;
-    this.#maxQueued = options.maxQueuedMessages ?? 1000;
+    this.#outbound = new OutboundPublishes(
+      this.#ids,
+      {
+        isConnected: () => this.#state === 'connected',
+        send: (packet) => this.#send(packet),
+        afterFlush: (done) => this.#afterFlush.push(done),
+      },
+      options.maxQueuedMessages ?? 1000,
+    );
+    this.#keepAlive = new KeepAlive(
+      this.#clock,
+      () => this.#send({ type: 'pingreq' }),
+      () => {
+        this.#logger?.debug('no PINGRESP: closing the connection');
+        const link = this.#link;
+        if (link && !link.closed) link.transport?.destroy();
+      },
+    );
     this.#clientId = options.clientId ?? `starling-${this.#randomHex(4)}`;
   }
 
@@ -265,12 +265,12 @@ export class MqttClient extends TypedEmitter<ClientEvents> {
 
   /** QoS 1/2 publishes sent and not yet acknowledged. */
   get inflightCount(): number {
-    return this.#inflight.size;
+    return this.#outbound.inflightCount;
   }
 
   /** Publishes waiting for a connection or for send quota. */
   get queuedCount(): number {
-    return this.#queue.length;
+    return this.#outbound.queuedCount;
   }
 
   /** Opens the first connection; rejects with an MqttError when it fails or the server refuses. */
@@ -300,7 +300,7 @@ export class MqttClient extends TypedEmitter<ClientEvents> {
         const { topicAlias: _, ...rest } = properties;
         properties = rest;
         if (topic === '') {
-          const known = this.#outboundAliases.topicOf(explicitAlias);
+          const known = this.#outbound.aliases.topicOf(explicitAlias);
           if (known === undefined) {
             throw new MqttError(ReasonCode.TopicAliasInvalid, `topic alias ${explicitAlias} is not mapped`);
           }
@@ -337,15 +337,7 @@ export class MqttClient extends TypedEmitter<ClientEvents> {
           );
         }
       }
-      const flow: OutboundPublish = { state: 'queued', packet, explicitAlias, resolve, reject };
-      if (this.#state === 'connected' && this.#queue.length === 0 && (qos === 0 || this.#hasSendQuota())) {
-        this.#start(flow);
-        return;
-      }
-      if (this.#queue.length >= this.#maxQueued) {
-        throw new MqttError(ReasonCode.QuotaExceeded, `${this.#queue.length} messages are queued already`);
-      }
-      this.#queue.push(flow);
+      this.#outbound.submit(packet, explicitAlias, resolve, reject);
     });
   }
 
@@ -595,51 +587,30 @@ export class MqttClient extends TypedEmitter<ClientEvents> {
     this.#state = 'connected';
     const properties = connack.properties ?? {};
     this.#serverProperties = properties;
-    this.#serverReceiveMaximum = properties.receiveMaximum ?? 65535;
     this.#serverMaximumPacketSize = properties.maximumPacketSize ?? Number.POSITIVE_INFINITY;
-    const aliasMaximum = this.#options.autoTopicAlias === false ? 0 : (properties.topicAliasMaximum ?? 0);
-    this.#outboundAliases.reset(this.protocolVersion === 5 ? aliasMaximum : 0);
     this.#inboundAliases.reset(this.protocolVersion === 5 ? (this.#options.topicAliasMaximum ?? 0) : 0);
     if (properties.assignedClientIdentifier) this.#clientId = properties.assignedClientIdentifier;
-    this.#keepalive = properties.serverKeepAlive ?? this.#keepaliveOption;
     this.#sessionPresent = connack.sessionPresent;
 
     // SUBSCRIBE and UNSUBSCRIBE that were waiting for their acknowledgement go again.
     for (const request of this.#requests.values()) this.#send(request.packet);
-    if (connack.sessionPresent) {
-      // [MQTT-4.4.0-1] re-send unacknowledged PUBLISH (with DUP) and PUBREL with their original ids
-      for (const flow of this.#inflight.values()) {
-        if (flow.state === 'awaitPubcomp') this.#send({ type: 'pubrel', packetId: flow.packet.packetId as number });
-        else this.#writePublish(flow, true);
-      }
-    } else {
-      // [MQTT-3.2.2-5] no session on the server: our session state is discarded. Messages the server
-      // had not acknowledged start again as new publishes; a QoS 2 message in awaitPubcomp had been
-      // received by the server, so its flow is complete.
+    if (!connack.sessionPresent) {
       this.#inboundQos2.clear();
-      const restart: OutboundPublish[] = [];
-      for (const [id, flow] of this.#inflight) {
-        this.#ids.release(id);
-        if (flow.state === 'awaitPubcomp') {
-          flow.resolve();
-          continue;
-        }
-        flow.state = 'queued';
-        delete flow.packet.packetId;
-        restart.push(flow);
-      }
-      this.#inflight.clear();
-      this.#queue = restart.concat(this.#queue);
       if (reconnected) this.#resubscribe();
     }
+    const aliasMaximum = this.protocolVersion === 5 && this.#options.autoTopicAlias !== false;
+    this.#outbound.resume(
+      connack.sessionPresent,
+      properties.receiveMaximum ?? 65535,
+      aliasMaximum ? (properties.topicAliasMaximum ?? 0) : 0,
+    );
     if (!reconnected) {
       // A resumed session's messages can arrive in the same chunk as CONNACK, before the caller of
       // connect() could attach a listener; they are delivered once its continuation has run.
       this.#held = [];
       setTimeout(() => this.#releaseHeld(), 0);
     }
-    this.#drain();
-    this.#startKeepalive(link);
+    this.#keepAlive.start(properties.serverKeepAlive ?? this.#keepaliveOption);
     const info: ConnectInfo = { sessionPresent: connack.sessionPresent, properties, reconnected };
     this.#logger?.debug({ clientId: this.#clientId, sessionPresent: connack.sessionPresent }, 'connected');
     this.emit('connect', info);
@@ -684,7 +655,7 @@ export class MqttClient extends TypedEmitter<ClientEvents> {
   #onClose(link: Link, error: Error | undefined): void {
     if (link.closed) return;
     link.closed = true;
-    this.#stopKeepalive();
+    this.#keepAlive.stop();
     this.#outbox = [];
     const afterFlush = this.#afterFlush;
     this.#afterFlush = [];
@@ -736,17 +707,14 @@ export class MqttClient extends TypedEmitter<ClientEvents> {
     this.#state = 'closed';
     if (this.#reconnectTimer) clearTimeout(this.#reconnectTimer);
     this.#reconnectTimer = undefined;
-    this.#stopKeepalive();
+    this.#keepAlive.stop();
     const link = this.#link;
     if (link && !link.closed) {
       link.settle = undefined;
       link.transport?.destroy();
       link.closed = true;
     }
-    for (const flow of this.#inflight.values()) flow.reject(error);
-    this.#inflight.clear();
-    for (const flow of this.#queue) flow.reject(error);
-    this.#queue = [];
+    this.#outbound.rejectAll(error);
     for (const request of this.#requests.values()) request.reject(error);
     this.#requests.clear();
     this.#ids.clear();
@@ -805,7 +773,7 @@ export class MqttClient extends TypedEmitter<ClientEvents> {
       case 'puback':
       case 'pubrec':
       case 'pubcomp':
-        this.#onAck(packet.type, packet.packetId, packet.reasonCode ?? 0, packet.properties);
+        this.#outbound.acknowledge(packet.type, packet.packetId, packet.reasonCode ?? 0, packet.properties);
         return;
       case 'pubrel':
         this.#onPubrel(packet.packetId);
@@ -815,8 +783,7 @@ export class MqttClient extends TypedEmitter<ClientEvents> {
         this.#onRequestAck(packet);
         return;
       case 'pingresp':
-        if (this.#pingTimer) clearTimeout(this.#pingTimer);
-        this.#pingTimer = undefined;
+        this.#keepAlive.pong();
         return;
       case 'disconnect':
         this.#logger?.debug({ reasonCode: packet.reasonCode }, 'server disconnected');
@@ -939,89 +906,17 @@ export class MqttClient extends TypedEmitter<ClientEvents> {
     else this.#send({ type: 'pubcomp', packetId, reasonCode: ReasonCode.PacketIdentifierNotFound });
   }
 
-  #onAck(type: 'puback' | 'pubrec' | 'pubcomp', packetId: number, reasonCode: number, properties?: Properties): void {
-    const flow = this.#inflight.get(packetId);
-    const expected = type === 'puback' ? 'awaitPuback' : type === 'pubrec' ? 'awaitPubrec' : 'awaitPubcomp';
-    if (!flow || flow.state !== expected) {
-      // A PUBREC for a message already released: the PUBREL was lost, send it again.
-      if (type === 'pubrec' && flow?.state === 'awaitPubcomp') this.#send({ type: 'pubrel', packetId });
-      return;
-    }
-    if (type === 'pubrec' && reasonCode < 0x80) {
-      flow.state = 'awaitPubcomp';
-      this.#send({ type: 'pubrel', packetId });
-      return;
-    }
-    this.#inflight.delete(packetId);
-    this.#ids.release(packetId);
-    if (reasonCode >= 0x80) {
-      const text = properties?.reasonString ?? reasonText(reasonCode);
-      flow.reject(new MqttError(reasonCode, `the server refused the message on '${flow.packet.topic}': ${text}`));
-    } else {
-      flow.resolve();
-    }
-    this.#drain();
-  }
-
   #onRequestAck(packet: SubackPacket | UnsubackPacket): void {
     const request = this.#requests.get(packet.packetId);
     if (!request || (packet.type === 'suback') !== (request.packet.type === 'subscribe')) return;
     this.#requests.delete(packet.packetId);
     this.#ids.release(packet.packetId);
     request.resolve(packet);
-    this.#drain();
+    // A freed packet identifier may be what a queued publish was waiting for.
+    this.#outbound.drain();
   }
 
   // --- Outbound -------------------------------------------------------------------------------
-
-  #hasSendQuota(): boolean {
-    return this.#inflight.size < this.#serverReceiveMaximum && this.#ids.size < 65535;
-  }
-
-  /** Starts queued publishes while connected and within the server's Receive Maximum ([MQTT-3.3.4-7]). */
-  #drain(): void {
-    while (this.#state === 'connected' && this.#queue.length > 0) {
-      const next = this.#queue[0] as OutboundPublish;
-      if (next.packet.qos > 0 && !this.#hasSendQuota()) return;
-      this.#queue.shift();
-      this.#start(next);
-    }
-  }
-
-  #start(flow: OutboundPublish): void {
-    const qos = flow.packet.qos;
-    if (qos === 0) {
-      this.#writePublish(flow, false);
-      this.#afterFlush.push(flow.resolve);
-      return;
-    }
-    const packetId = this.#ids.allocate();
-    flow.packet.packetId = packetId;
-    flow.state = qos === 1 ? 'awaitPuback' : 'awaitPubrec';
-    this.#inflight.set(packetId, flow);
-    this.#writePublish(flow, false);
-  }
-
-  #writePublish(flow: OutboundPublish, dup: boolean): void {
-    let packet = flow.packet;
-    if (dup) {
-      // [MQTT-3.3.1-1] DUP on a re-delivery; aliases belong to the old connection, so the full topic goes.
-      packet = { ...packet, dup: true };
-    } else if (flow.explicitAlias !== undefined) {
-      this.#outboundAliases.set(flow.explicitAlias, packet.topic);
-      packet = { ...packet, properties: { ...packet.properties, topicAlias: flow.explicitAlias } };
-    } else if (this.#outboundAliases.maximum > 0) {
-      const assigned = this.#outboundAliases.assign(packet.topic);
-      if (assigned) {
-        packet = {
-          ...packet,
-          topic: assigned.known ? '' : packet.topic,
-          properties: { ...packet.properties, topicAlias: assigned.alias },
-        };
-      }
-    }
-    this.#send(packet);
-  }
 
   #sendRequest(packet: SubscribePacket | UnsubscribePacket): Promise<SubackPacket | UnsubackPacket> {
     return new Promise((resolve, reject) => {
@@ -1037,7 +932,7 @@ export class MqttClient extends TypedEmitter<ClientEvents> {
     const link = this.#link;
     if (!link?.transport || link.closed) return;
     this.#outbox.push(encode(packet, this.protocolVersion));
-    this.#lastWrite = this.#clock.now();
+    this.#keepAlive.lastWrite = this.#clock.now();
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
       queueMicrotask(this.#flush);
@@ -1055,43 +950,6 @@ export class MqttClient extends TypedEmitter<ClientEvents> {
     if (afterFlush.length === 0) return;
     this.#afterFlush = [];
     for (const done of afterFlush) done();
-  }
-
-  // --- Keep-alive -----------------------------------------------------------------------------
-
-  #startKeepalive(link: Link): void {
-    this.#stopKeepalive();
-    if (this.#keepalive > 0) this.#armKeepalive(link);
-  }
-
-  #armKeepalive(link: Link): void {
-    const interval = this.#keepalive * 1000;
-    const due = Math.max(0, this.#lastWrite + interval - this.#clock.now());
-    this.#keepaliveTimer = setTimeout(() => this.#onKeepaliveTimer(link), due);
-  }
-
-  #onKeepaliveTimer(link: Link): void {
-    this.#keepaliveTimer = undefined;
-    if (link.closed || this.#link !== link) return;
-    const interval = this.#keepalive * 1000;
-    // [MQTT-3.1.2-23] some packet within each Keep Alive interval; PINGREQ when there was none
-    if (this.#clock.now() - this.#lastWrite >= interval - 5 && this.#pingTimer === undefined) {
-      this.#send({ type: 'pingreq' });
-      // No PINGRESP within a Keep Alive interval: the connection is dead (section 4.13's "reasonable amount of time").
-      this.#pingTimer = setTimeout(() => {
-        this.#pingTimer = undefined;
-        this.#logger?.debug('no PINGRESP: closing the connection');
-        if (!link.closed) link.transport?.destroy();
-      }, interval);
-    }
-    this.#armKeepalive(link);
-  }
-
-  #stopKeepalive(): void {
-    if (this.#keepaliveTimer) clearTimeout(this.#keepaliveTimer);
-    if (this.#pingTimer) clearTimeout(this.#pingTimer);
-    this.#keepaliveTimer = undefined;
-    this.#pingTimer = undefined;
   }
 
   // --- Helpers --------------------------------------------------------------------------------
