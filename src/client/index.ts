@@ -6,17 +6,6 @@ import type { ClientOptions } from './options.js';
 export { MqttError } from '../protocol/errors.js';
 export { ReasonCode } from '../protocol/reason-codes.js';
 export type { ReconnectOptions } from './backoff.js';
-export type {
-  ClientEvents,
-  ClientState,
-  ConnectInfo,
-  EndOptions,
-  Message,
-  PublishOptions,
-  RequestOptions,
-  SubscribeOptions,
-  UnsubscribeOptions,
-} from './client.js';
 export { MqttClient } from './client.js';
 export type { MessageStream } from './message-stream.js';
 export type { AuthChallenge, ClientOptions, Payload, WillOptions } from './options.js';
@@ -30,6 +19,17 @@ export type {
   TransportProtocol,
   TransportTarget,
 } from './transport.js';
+export type {
+  ClientEvents,
+  ClientState,
+  ConnectInfo,
+  EndOptions,
+  Message,
+  PublishOptions,
+  RequestOptions,
+  SubscribeOptions,
+  UnsubscribeOptions,
+} from './types.js';
 
 /**
  * Connects to an MQTT server at `url` (mqtt://, mqtts://, ws://, wss://) and resolves once the
