@@ -59,7 +59,7 @@ export async function startBroker(config: StarlingConfig, options: StartOptions 
     ...(acl ? { authorizer: acl as Authorizer } : {}),
     // The listener policy above decides about anonymous clients, per listener.
     allowAnonymous: true,
-    maxPacketSize: limits.maxPacketSize,
+    ...(limits.maxPacketSize !== undefined ? { maxPacketSize: limits.maxPacketSize } : {}),
     maxKeepAlive: limits.maxKeepAlive,
     connectTimeoutMs: limits.connectTimeoutMs,
     receiveMaximum: limits.receiveMaximum,

@@ -96,7 +96,8 @@ export const configSchema = z
       limits: z
         .strictObject(
           {
-            maxPacketSize: count(16, 268_435_455).default(268_435_455),
+            /** Unset: the protocol's own limit (268435455), not announced in CONNACK. */
+            maxPacketSize: count(16, 268_435_455).optional(),
             maxKeepAlive: count(0, 65535).default(65535),
             connectTimeoutMs: count(100, 3_600_000).default(10_000),
             receiveMaximum: count(1, 65535).default(65535),

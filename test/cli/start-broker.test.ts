@@ -73,3 +73,28 @@ test('a listener that cannot start closes the ones already open', async () => {
     /^Error: listeners\[1\] \(mqtts:.*ENOENT/,
   );
 });
+
+test('limits from the configuration reach the broker: the MQTT 5 CONNACK announces them', async () => {
+  const config = resolveConfig({
+    listeners: [{ port: 0 }],
+    limits: { maxPacketSize: 1024, receiveMaximum: 10, topicAliasMaximum: 5, maximumQoS: 1, retainAvailable: false },
+    sys: { intervalSeconds: 0 },
+  });
+  if (!config.ok) assert.fail(config.errors.join('; '));
+  const running = await startBroker(config.config, { logger: silentLogger() });
+  const client = mqtt.connect(running.listeners[0]!.url(), { protocolVersion: 5, reconnectPeriod: 0 });
+  try {
+    const [connack] = (await new Promise((resolve, reject) => {
+      client.once('connect', (packet) => resolve([packet]));
+      client.once('error', reject);
+    })) as [{ properties?: Record<string, unknown> }];
+    assert.equal(connack.properties?.maximumPacketSize, 1024);
+    assert.equal(connack.properties?.receiveMaximum, 10);
+    assert.equal(connack.properties?.topicAliasMaximum, 5);
+    assert.equal(connack.properties?.maximumQoS, 1);
+    assert.equal(connack.properties?.retainAvailable, false);
+  } finally {
+    await client.endAsync(true);
+    await running.close();
+  }
+});
