@@ -186,6 +186,13 @@ function applyOverride(data: Record<string, unknown>, override: ConfigOverride, 
       else if (listener.protocol === 'ws') set(['listeners', 0, 'protocol'], 'wss');
       const field = { tlsCert: 'cert', tlsKey: 'key', tlsCa: 'ca', requireClientCert: 'requireClientCert' }[key];
       set(['listeners', 0, 'tls', field], key === 'requireClientCert' ? toBoolean(value) : value);
+      // If the other half of the pair is missing, the error says which flag supplies it.
+      for (const [path, flag] of [
+        ['listeners[0].tls.cert', '--tls-cert'],
+        ['listeners[0].tls.key', '--tls-key'],
+      ] as const) {
+        if (!sources.has(path)) sources.set(path, flag);
+      }
       return;
     }
     case 'wsPort': {

@@ -159,6 +159,12 @@ describe('flags and environment', () => {
     ]);
   });
 
+  test('--tls-cert without --tls-key names the missing flag', () => {
+    assert.deepEqual(errorsOf(resolveConfig({}, [{ key: 'tlsCert', value: 's.crt', source: '--tls-cert' }])), [
+      'listeners[0].tls.key (--tls-key): required (expected a key file path)',
+    ]);
+  });
+
   test('--no-persistence, --data-dir, --password-file, --allow-anonymous', () => {
     const config = configOf(
       resolveConfig({ persistence: { enabled: true } }, [
