@@ -338,6 +338,7 @@ export class Broker extends TypedEmitter<BrokerEvents> implements SessionHost {
       this.store.deleteSession(clientId);
     }
     connection.state = 'connected';
+    connection.clearConnectTimer();
 
     const v5 = connection.version === 5;
     const config = this.config;

@@ -185,4 +185,20 @@ describe('enhanced authentication, authorization and problem information', () =>
     assert.equal((await client.expect('disconnect')).reasonCode, ReasonCode.NotAuthorized);
     await client.waitClosed();
   });
+
+  test('an enhanced authentication that never completes is closed after the connect timeout', async () => {
+    const b = await broker({ hooks, connectTimeoutMs: 150 });
+    const client = new RawClient(b, 5);
+    client.send({
+      type: 'connect',
+      protocolName: 'MQTT',
+      protocolVersion: 5,
+      clean: true,
+      keepAlive: 0,
+      clientId: 'stalled',
+      properties: { authenticationMethod: 'demo' },
+    });
+    await client.expect('auth');
+    await client.waitClosed(1000);
+  });
 });

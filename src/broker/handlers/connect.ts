@@ -16,7 +16,7 @@ export function handleConnect(connection: Connection, packet: ConnectPacket): vo
     // [MQTT-3.1.0-2] a second CONNECT is a Protocol Error.
     throw new MqttError(ReasonCode.ProtocolError, '[MQTT-3.1.0-2] second CONNECT on a connection');
   }
-  connection.clearConnectTimer();
+  // The connect timer keeps running until CONNACK: an authentication exchange must finish in time too.
   connection.version = packet.protocolVersion;
   connection.state = 'authenticating';
   const broker = connection.broker;
