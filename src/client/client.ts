@@ -296,6 +296,13 @@ export class MqttClient extends TypedEmitter<ClientEvents> {
     const subscriptions: Subscription[] = list.map((topicFilter) => {
       // [MQTT-4.7.3-1] a topic filter is at least one character long
       if (topicFilter === '') throw new MqttError(ReasonCode.TopicFilterInvalid, 'empty topic filter');
+      // [MQTT-3.8.3-4] No Local on a shared subscription is a protocol error
+      if (options.noLocal && topicFilter.startsWith('$share/')) {
+        throw new MqttError(
+          ReasonCode.ProtocolError,
+          `No Local cannot be set on the shared subscription ${topicFilter}`,
+        );
+      }
       const subscription: Subscription = { topicFilter, qos: options.qos ?? 0 };
       if (this.protocolVersion === 5) {
         if (options.noLocal) subscription.noLocal = true;

@@ -335,13 +335,14 @@ test('packets of one tick go out in a single write', async () => {
   assert.equal(tap.writes - before, 1);
 });
 
-test('[MQTT-3.3.2-2] topic names with wildcards or U+0000 are refused before sending', async () => {
+test('[MQTT-3.3.2-2] [MQTT-3.8.3-4] invalid topic names and subscriptions are refused before sending', async () => {
   const server = await serve(5, politeServer());
   const c = await client(server);
   for (const topic of ['a/+', 'a/#', '', 'a\u0000b']) {
     await assert.rejects(c.publish(topic, 'x'), (error: unknown) => error instanceof MqttError, topic);
   }
   await assert.rejects(c.subscribe(''), isCode(ReasonCode.TopicFilterInvalid));
+  await assert.rejects(c.subscribe('$share/g/a', { noLocal: true }), isCode(ReasonCode.ProtocolError));
   assert.equal(ofType(server.connections[0]?.received ?? [], 'publish').length, 0);
 });
 

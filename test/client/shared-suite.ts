@@ -271,6 +271,26 @@ export function clientSuite(
       await assert.rejects(second, MqttError);
     });
 
+    if (version === 4) {
+      test('MQTT 3.1 (protocol name MQIsdp, level 3) publishes and subscribes too', async () => {
+        const topic = unique('v3');
+        const sub = await client({ protocolVersion: 3 });
+        const messages = collect(sub);
+        assert.deepEqual(await sub.subscribe(topic, { qos: 2 }), [2]);
+        const pub = await client({ protocolVersion: 3 });
+        await pub.publish(topic, 'old but gold', { qos: 2 });
+        await pub.publish(topic, 'once more', { qos: 1 });
+        await waitFor(() => messages.length === 2, 'two messages');
+        assert.deepEqual(
+          messages.map((m) => [m.payload.toString(), m.qos]),
+          [
+            ['old but gold', 2],
+            ['once more', 1],
+          ],
+        );
+      });
+    }
+
     if (version === 5) {
       test('MQTT 5 message properties travel end to end', async () => {
         const topic = unique('props');
