@@ -3,7 +3,7 @@
 // clients keep working ([MQTT-4.13.1-1], [MQTT-4.13.2-1] in 5.0; [MQTT-4.8.0-1] in 3.1.1).
 
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { describe, test } from 'node:test';
 import type { BrokerOptions } from '../../src/broker/broker.js';
 import type { ProtocolVersion } from '../../src/protocol/packets.js';
 import { ReasonCode } from '../../src/protocol/reason-codes.js';
@@ -419,51 +419,54 @@ const cases: Case[] = [
   },
 ];
 
-for (const c of cases) {
-  test(c.name, async (t) => {
-    const bench = await Bench.open(t, c.options);
-    // A bystander pair that must keep working.
-    const watcher = await bench.connected('watcher', c.version);
-    await watcher.subscribe('alive/t', 1);
-    const violator = bench.peer(c.version);
-    if (!c.beforeConnect) {
-      const connack = await violator.connect({ clientId: 'violator' });
-      assert.equal(connack.reasonCode, 0);
-    }
-    violator.sendRaw(typeof c.bytes === 'function' ? c.bytes(violator) : c.bytes);
-    for (let i = 0; i < (c.before ?? 0); i++) await violator.next();
-    if (c.version === 5 && c.codes) {
-      if (c.beforeConnect) {
-        // Before CONNACK: a refusing CONNACK or a plain close.
-        await violator.waitClosed();
-        const first = violator.queue[0];
-        if (first) {
-          assert.equal(first.type, 'connack', `only CONNACK may answer a bad CONNECT, got ${first.type}`);
+// Every test has its own broker, so they run concurrently and the suite stays fast.
+describe('protocol violations, MQTT 5.0 and 3.1.1', { concurrency: true }, () => {
+  for (const c of cases) {
+    test(c.name, async (t) => {
+      const bench = await Bench.open(t, c.options);
+      // A bystander pair that must keep working.
+      const watcher = await bench.connected('watcher', c.version);
+      await watcher.subscribe('alive/t', 1);
+      const violator = bench.peer(c.version);
+      if (!c.beforeConnect) {
+        const connack = await violator.connect({ clientId: 'violator' });
+        assert.equal(connack.reasonCode, 0);
+      }
+      violator.sendRaw(typeof c.bytes === 'function' ? c.bytes(violator) : c.bytes);
+      for (let i = 0; i < (c.before ?? 0); i++) await violator.next();
+      if (c.version === 5 && c.codes) {
+        if (c.beforeConnect) {
+          // Before CONNACK: a refusing CONNACK or a plain close.
+          await violator.waitClosed();
+          const first = violator.queue[0];
+          if (first) {
+            assert.equal(first.type, 'connack', `only CONNACK may answer a bad CONNECT, got ${first.type}`);
+            assert.ok(
+              first.type === 'connack' && c.codes.includes(first.reasonCode),
+              `CONNACK 0x${first.type === 'connack' ? first.reasonCode.toString(16) : ''}`,
+            );
+            assert.equal(violator.queue.length, 1);
+          }
+        } else {
+          const packet = await violator.expect('disconnect');
+          const code = packet.reasonCode ?? 0;
           assert.ok(
-            first.type === 'connack' && c.codes.includes(first.reasonCode),
-            `CONNACK 0x${first.type === 'connack' ? first.reasonCode.toString(16) : ''}`,
+            c.codes.includes(code),
+            `DISCONNECT 0x${code.toString(16)}, expected 0x${(c.codes[0] ?? 0).toString(16)}`,
           );
-          assert.equal(violator.queue.length, 1);
+          await violator.waitClosed();
         }
       } else {
-        const packet = await violator.expect('disconnect');
-        const code = packet.reasonCode ?? 0;
-        assert.ok(
-          c.codes.includes(code),
-          `DISCONNECT 0x${code.toString(16)}, expected 0x${(c.codes[0] ?? 0).toString(16)}`,
-        );
+        // 3.1.1 (and 5.0 before CONNECT): the connection is closed, and nothing is sent for the violation.
         await violator.waitClosed();
+        const expectedBytes = c.beforeConnect ? 0 : 4; // the CONNACK, when there was one
+        assert.equal(violator.bytes.length, expectedBytes, `bytes sent: ${violator.bytes.toString('hex')}`);
       }
-    } else {
-      // 3.1.1 (and 5.0 before CONNECT): the connection is closed, and nothing is sent for the violation.
-      await violator.waitClosed();
-      const expectedBytes = c.beforeConnect ? 0 : 4; // the CONNACK, when there was one
-      assert.equal(violator.bytes.length, expectedBytes, `bytes sent: ${violator.bytes.toString('hex')}`);
-    }
-    // Only that connection: the bystanders still exchange a QoS 1 message.
-    const publisher = await bench.connected('publisher', c.version);
-    publisher.publish({ topic: 'alive/t', qos: 1, packetId: 1, payload: Buffer.from('still here') });
-    await publisher.expect('puback');
-    assert.equal((await watcher.expect('publish')).payload.toString(), 'still here');
-  });
-}
+      // Only that connection: the bystanders still exchange a QoS 1 message.
+      const publisher = await bench.connected('publisher', c.version);
+      publisher.publish({ topic: 'alive/t', qos: 1, packetId: 1, payload: Buffer.from('still here') });
+      await publisher.expect('puback');
+      assert.equal((await watcher.expect('publish')).payload.toString(), 'still here');
+    });
+  }
+});
