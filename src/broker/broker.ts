@@ -206,6 +206,11 @@ export class Broker extends TypedEmitter<BrokerEvents> implements SessionHost {
     this.stats.droppedMessages++;
   }
 
+  /** A failure that is the broker's, not a client's (e.g. the store cannot commit): emitted as 'error' when heard. */
+  reportError(error: unknown): void {
+    if (this.hasListeners('error')) this.emit('error', error instanceof Error ? error : new Error(String(error)));
+  }
+
   /** Routes a message: retained store first, then every matching session. The result object is reused. */
   routeMessage(message: Message, from: Connection | undefined): RouteResult {
     const result = this.#route;

@@ -442,6 +442,7 @@ export class Connection {
   readonly #onCommitFailed = (error: unknown): void => {
     this.#committing = undefined;
     this.broker.logger.error({ err: error, clientId: this.clientId }, 'store commit failed; closing the connection');
+    this.broker.reportError(error);
     this.disconnect(ReasonCode.UnspecifiedError);
   };
 

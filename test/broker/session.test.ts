@@ -247,4 +247,27 @@ describe('sessions', () => {
     assert.equal(b.sessions.get('cap')?.expiryInterval, 60);
     client.destroy();
   });
+
+  test('a failed store commit closes the publisher with DISCONNECT 0x80 and is reported as an error event', async () => {
+    class FailingStore extends MemoryStore {
+      failing = false;
+      override commit(): Promise<void> {
+        return this.failing ? Promise.reject(new Error('disk full')) : super.commit();
+      }
+    }
+    const store = new FailingStore();
+    const b = await broker({ store });
+    const errors: Error[] = [];
+    b.on('error', (error) => errors.push(error));
+    const sub = await connected(b, 'fail-sub', 5, persistent);
+    await sub.subscribe('f', 1);
+    sub.destroy();
+    await delay(5);
+    const pub = await connected(b, 'fail-pub');
+    store.failing = true;
+    pub.publish({ topic: 'f', payload: Buffer.from('x'), qos: 1, packetId: 1 });
+    assert.equal((await pub.expect('disconnect')).reasonCode, 0x80);
+    store.failing = false;
+    assert.equal(errors[0]?.message, 'disk full');
+  });
 });
