@@ -441,3 +441,49 @@ describe('ws and wss listeners', () => {
     }
   });
 });
+
+test('a peer reset on any protocol never reaches the process, even when the handler ignores errors', async () => {
+  const certs = await testCertificates();
+  const tls = { cert: certs.serverCert, key: certs.serverKey };
+  for (const protocol of ['mqtt', 'mqtts', 'ws', 'wss'] as const) {
+    const accepted: Duplex[] = [];
+    // A careless handler: it reads but attaches no 'error' listener.
+    const listener = await open({ protocol, ...(protocol.endsWith('s') ? { tls } : {}) }, (stream) => {
+      accepted.push(stream);
+      stream.resume();
+      // Bytes waiting to be written when the peer resets make the reset surface as an error (EPIPE, ECONNRESET).
+      const chunk = Buffer.alloc(64 * 1024);
+      for (let i = 0; i < 1024 && stream.write(chunk); i++);
+    });
+    try {
+      const port = listener.address().port;
+      const raw = netConnect(port, '127.0.0.1');
+      raw.on('error', () => {});
+      await once(raw, 'connect');
+      let socket: Socket = raw;
+      if (protocol === 'mqtts' || protocol === 'wss') {
+        const secure = tlsConnect({ socket: raw, ca: readFileSync(certs.caCert), servername: 'localhost' });
+        secure.on('error', () => {}); // the client side sees its own reset
+        await once(secure, 'secureConnect');
+        socket = secure;
+      }
+      if (protocol === 'ws' || protocol === 'wss') {
+        socket.write(
+          'GET /mqtt HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+            'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: mqtt\r\n\r\n',
+        );
+        await once(socket, 'data');
+      } else {
+        socket.write('x');
+      }
+      for (let i = 0; i < 100 && accepted.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+      assert.equal(accepted.length, 1, protocol);
+      const streamClosed = closeOf(accepted[0]!);
+      raw.resetAndDestroy();
+      await streamClosed;
+      assert.equal(listener.stats.accepted, 1);
+    } finally {
+      await listener.close();
+    }
+  }
+});
