@@ -357,6 +357,7 @@ export function debugTransport(
         handlers.onData(chunk);
       },
       onClose: (error) => handlers.onClose(error),
+      onDrain: () => handlers.onDrain?.(),
     });
     const sent = new Decoder((packet) => log.write(`Client ${clientId()} sending ${describe(packet)}\n`), {
       protocolVersion: version,
@@ -370,7 +371,7 @@ export function debugTransport(
             // Logging must never break the connection.
           }
         }
-        transport.write(chunks);
+        return transport.write(chunks);
       },
       end: () => transport.end(),
       destroy: () => transport.destroy(),

@@ -147,6 +147,9 @@ export class MqttClient extends TypedEmitter<ClientEvents> {
   // Write batching: packets of one tick go out in one write.
   #outbox: Buffer[] = [];
   #afterFlush: (() => void)[] = [];
+  /** QoS 0 completions waiting for the transport to drain. */
+  #afterDrain: (() => void)[] = [];
+  #blocked = false;
   #flushScheduled = false;
   readonly #flush = (): void => this.#flushNow();
 
@@ -462,6 +465,7 @@ export class MqttClient extends TypedEmitter<ClientEvents> {
       ...(this.#options.maximumPacketSize ? { maximumPacketSize: this.#options.maximumPacketSize } : {}),
     });
     const link: Link = { transport: undefined, decoder, connected: false, closed: false, settle: undefined };
+    this.#blocked = false;
     this.#link = link;
     const connected = new Promise<ConnectInfo>((resolve, reject) => {
       link.settle = (error, info) => {
@@ -473,6 +477,7 @@ export class MqttClient extends TypedEmitter<ClientEvents> {
     const transport = await this.#transportFactory(this.#target, {
       onData: (chunk) => this.#onData(link, chunk),
       onClose: (error) => this.#onClose(link, error),
+      onDrain: () => this.#onDrain(link),
     });
     if (link.closed || this.#link !== link) {
       transport.destroy();
@@ -612,8 +617,9 @@ export class MqttClient extends TypedEmitter<ClientEvents> {
     link.closed = true;
     this.#keepAlive.stop();
     this.#outbox = [];
-    const afterFlush = this.#afterFlush;
+    const afterFlush = this.#afterFlush.concat(this.#afterDrain);
     this.#afterFlush = [];
+    this.#afterDrain = [];
     // QoS 0 messages handed to a dead connection are lost, as QoS 0 allows; their promises settle.
     for (const done of afterFlush) done();
     const closedHandler = this.#onLinkClosed;
@@ -900,11 +906,25 @@ export class MqttClient extends TypedEmitter<ClientEvents> {
     if (chunks.length === 0) return;
     this.#outbox = [];
     const link = this.#link;
-    if (link?.transport && !link.closed) link.transport.write(chunks);
+    // A full socket buffer holds back the QoS 0 promises until it drains: `await publish()` in a
+    // loop then runs at the speed of the network instead of filling memory.
+    if (link?.transport && !link.closed && !link.transport.write(chunks)) this.#blocked = true;
     const afterFlush = this.#afterFlush;
     if (afterFlush.length === 0) return;
     this.#afterFlush = [];
+    if (this.#blocked) {
+      for (const done of afterFlush) this.#afterDrain.push(done);
+      return;
+    }
     for (const done of afterFlush) done();
+  }
+
+  #onDrain(link: Link): void {
+    if (this.#link !== link) return;
+    this.#blocked = false;
+    const afterDrain = this.#afterDrain;
+    this.#afterDrain = [];
+    for (const done of afterDrain) done();
   }
 
   // --- Helpers --------------------------------------------------------------------------------

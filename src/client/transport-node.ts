@@ -61,15 +61,14 @@ function openSocket(target: TransportTarget, handlers: TransportHandlers): Promi
       open = true;
       resolve({
         write(chunks) {
-          if (socket.destroyed || !socket.writable) return;
-          if (chunks.length === 1) {
-            socket.write(chunks[0]!);
-            return;
-          }
+          if (socket.destroyed || !socket.writable) return true;
+          if (chunks.length === 1) return socket.write(chunks[0] as Buffer);
           // cork/uncork hands the batch to one writev.
           socket.cork();
-          for (const chunk of chunks) socket.write(chunk);
+          let room = true;
+          for (const chunk of chunks) room = socket.write(chunk);
           socket.uncork();
+          return room;
         },
         end() {
           socket.end();
@@ -80,6 +79,7 @@ function openSocket(target: TransportTarget, handlers: TransportHandlers): Promi
       });
     });
     socket.on('data', (chunk: Buffer) => handlers.onData(chunk));
+    socket.on('drain', () => handlers.onDrain?.());
     socket.on('error', (error) => {
       lastError = error;
       if (!open) {
@@ -113,8 +113,9 @@ function openWs(target: TransportTarget, handlers: TransportHandlers): Promise<T
       (socket as unknown as { _socket?: Socket })._socket?.setNoDelay(true);
       resolve({
         write(chunks) {
-          if (socket.readyState !== WebSocket.OPEN) return;
-          socket.send(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
+          if (socket.readyState !== WebSocket.OPEN) return true;
+          socket.send(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks));
+          return true;
         },
         end() {
           socket.close(1000);

@@ -32,8 +32,10 @@ export function openWebSocketTransport(
       open = true;
       resolve({
         write(chunks) {
-          if (socket.readyState !== 1) return;
+          if (socket.readyState !== 1) return true;
           socket.send(chunks.length === 1 ? (chunks[0] as Uint8Array<ArrayBuffer>) : Buffer.concat(chunks));
+          // The browser's WebSocket has no drain event; it buffers.
+          return true;
         },
         end() {
           socket.close(1000);

@@ -38,11 +38,16 @@ export interface TransportHandlers {
   onData(chunk: Buffer): void;
   /** The connection is gone; called once, with the cause when it was not a clean close. */
   onClose(error?: Error): void;
+  /** The transport takes more again after write() returned false. */
+  onDrain?(): void;
 }
 
 export interface Transport {
-  /** Writes several packets at once (one syscall or one WebSocket frame where the transport can). */
-  write(chunks: Buffer[]): void;
+  /**
+   * Writes several packets at once (one syscall or one WebSocket frame where the transport can).
+   * Returns false when its buffer is full; onDrain follows when it has room again.
+   */
+  write(chunks: Buffer[]): boolean;
   /** Closes after the written bytes are flushed. */
   end(): void;
   /** Closes now. */

@@ -335,6 +335,30 @@ test('packets of one tick go out in a single write', async () => {
   assert.equal(tap.writes - before, 1);
 });
 
+test('QoS 0 publishes wait while the socket is backed up, and finish when the server reads again', async () => {
+  const server = await serve(
+    5,
+    politeServer((connection, packet) => {
+      if (packet.type === 'connect') connection.pause();
+      return false;
+    }),
+  );
+  const c = await client(server);
+  const payload = Buffer.alloc(1024 * 1024, 1);
+  let done = 0;
+  const loop = (async () => {
+    for (let i = 0; i < 48; i++) {
+      await c.publish('bulk', payload);
+      done++;
+    }
+  })();
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  assert.ok(done < 48, `only what the socket buffers took was resolved (${done})`);
+  server.connections[0]?.resume();
+  await loop;
+  assert.equal(done, 48);
+});
+
 test('[MQTT-3.3.2-2] [MQTT-3.8.3-4] invalid topic names and subscriptions are refused before sending', async () => {
   const server = await serve(5, politeServer());
   const c = await client(server);

@@ -13,6 +13,9 @@ export interface FakeConnection {
   /** Raw bytes, for packets the encoder would refuse. */
   sendRaw(bytes: Buffer): void;
   destroy(): void;
+  /** Stops reading from the socket, so that the client's writes back up. */
+  pause(): void;
+  resume(): void;
   closed: boolean;
 }
 
@@ -42,6 +45,12 @@ export async function startFakeServer(version: ProtocolVersion, script: PacketSc
       },
       destroy() {
         socket.destroy();
+      },
+      pause() {
+        socket.pause();
+      },
+      resume() {
+        socket.resume();
       },
     };
     connections.push(connection);

@@ -39,6 +39,7 @@ export function tapTransport(protocolVersion: ProtocolVersion): Tap {
           handlers.onData(chunk);
         },
         onClose: (error) => handlers.onClose(error),
+        onDrain: () => handlers.onDrain?.(),
       });
       const transport: Transport = {
         write(chunks) {
@@ -49,7 +50,7 @@ export function tapTransport(protocolVersion: ProtocolVersion): Tap {
             tap.sent.push(packet);
             if (!tap.drop(packet)) kept.push(chunk);
           }
-          if (kept.length > 0) inner.write(kept);
+          return kept.length > 0 ? inner.write(kept) : true;
         },
         end: () => inner.end(),
         destroy: () => inner.destroy(),
