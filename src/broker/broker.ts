@@ -220,6 +220,8 @@ export class Broker extends TypedEmitter<BrokerEvents> implements SessionHost {
     this.subscriptions.route(message, this.#readCheck, result);
     const onPublished = this.hooks.onPublished;
     if (onPublished || this.hasListeners('published')) {
+      // Observers may publish themselves, which reuses the result object: keep this message's outcome.
+      const { deliveries, persisted } = result;
       const event: PublishedEvent = {
         client: from?.hookClient,
         topic: message.topic,
@@ -235,6 +237,8 @@ export class Broker extends TypedEmitter<BrokerEvents> implements SessionHost {
         this.logger.error({ err: error }, 'onPublished hook failed');
       }
       this.emit('published', event);
+      result.deliveries = deliveries;
+      result.persisted = persisted;
     }
     return result;
   }

@@ -149,7 +149,6 @@ export class Session {
     const connection = this.connection;
     if (!connection?.ready) return;
     const now = this.#host.now();
-    let wrote = false;
     while (this.#queueHead < this.#queue.length) {
       const entry = this.#queue[this.#queueHead];
       if (entry.qos > 0 && this.inflight.size >= connection.clientReceiveMaximum) break;
@@ -157,10 +156,7 @@ export class Session {
       this.#queue[this.#queueHead] = undefined as unknown as QueueEntry;
       this.#queueHead++;
       this.#queuedBytes -= messageBytes(entry.message);
-      if (this.persistent) {
-        this.#host.store.dequeue(this.clientId, entry.seq);
-        wrote = true;
-      }
+      if (this.persistent) this.#host.store.dequeue(this.clientId, entry.seq);
       if (entry.message.expiresAt !== undefined && entry.message.expiresAt <= now) {
         this.#host.dropped('expired');
         continue;
@@ -175,20 +171,17 @@ export class Session {
       this.#queue = this.#queue.slice(this.#queueHead);
       this.#queueHead = 0;
     }
-    void wrote;
   }
 
   /** [MQTT-4.4.0-1] On resuming a session: re-send unacknowledged PUBLISH with DUP=1, and PUBREL, in order. */
   resend(): void {
     const connection = this.connection;
     if (!connection?.ready) return;
-    const now = this.#host.now();
     for (const entry of this.inflight.values()) {
       if (entry.state === 'awaitPubcomp') {
         connection.sendPubrel(entry.packetId);
       } else if (entry.message) {
-        // An expired message already sent is still re-sent: the client may hold its first copy [MQTT-4.4.0-1].
-        void now;
+        // An expired message already sent is still re-sent: its delivery had started [MQTT-3.3.2-5].
         connection.sendPublish(
           entry.message,
           entry.qos,
