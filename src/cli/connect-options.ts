@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import type { ClientOptions, TransportFactory, WillOptions } from '../client/index.js';
-import { defaultTransportFactory } from '../client/transport.js';
+import { nodeTransportFactory } from '../client/transport-node.js';
 import { Decoder } from '../protocol/decoder.js';
 import type { Packet, Properties, ProtocolVersion, QoS, UserProperty } from '../protocol/packets.js';
 
@@ -341,7 +341,7 @@ export function debugTransport(
   version: ProtocolVersion,
   clientId: () => string,
   log: Writable,
-  inner: TransportFactory = defaultTransportFactory,
+  inner: TransportFactory = nodeTransportFactory,
 ): TransportFactory {
   return async (target, handlers) => {
     const decoder = new Decoder((packet) => log.write(`Client ${clientId()} received ${describe(packet)}\n`), {

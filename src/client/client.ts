@@ -31,7 +31,7 @@ import { OutboundPublishes } from './outbound.js';
 import { PacketIdAllocator } from './packet-ids.js';
 import { connackReturnCodeToReason, reasonText } from './reason-text.js';
 import { InboundTopicAliases } from './topic-alias.js';
-import { defaultTransportFactory, type Transport, type TransportFactory, type TransportTarget } from './transport.js';
+import type { Transport, TransportFactory, TransportTarget } from './transport.js';
 import { TypedEmitter } from './typed-emitter.js';
 import type {
   ClientEvents,
@@ -83,6 +83,15 @@ interface Link {
   closed: boolean;
   settle: ((error?: Error, info?: ConnectInfo) => void) | undefined;
 }
+
+/** The core has no transport of its own: 'starling/client' (Node) and browser.ts each bring theirs. */
+const noTransport: TransportFactory = () =>
+  Promise.reject(
+    new MqttError(
+      ReasonCode.ImplementationSpecificError,
+      'no transport: create clients through src/client/index.ts (Node) or src/client/browser.ts, or pass options.transport',
+    ),
+  );
 
 function toBuffer(payload: Payload): Buffer {
   if (typeof payload === 'string') return Buffer.from(payload, 'utf8');
@@ -164,7 +173,7 @@ export class MqttClient extends TypedEmitter<ClientEvents> {
     delete target.username;
     delete target.password;
     this.#target = target;
-    this.#transportFactory = options.transport ?? defaultTransportFactory;
+    this.#transportFactory = options.transport ?? noTransport;
     this.#clock = options.clock ?? systemClock;
     this.#logger = options.logger;
     this.#random = options.random ?? Math.random;

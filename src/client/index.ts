@@ -1,35 +1,19 @@
-// Starling's MQTT client: `import { connect } from 'starling/client'`.
+// Starling's MQTT client for Node.js: `import { connect } from 'starling/client'`.
+// mqtt:// and mqtts:// over TCP and TLS, ws:// and wss:// over the `ws` package. Browsers use
+// browser.ts, which has the same API over the browser's WebSocket.
 
-import { MqttClient } from './client.js';
+import { MqttClient as CoreClient } from './client.js';
 import type { ClientOptions } from './options.js';
+import { nodeTransportFactory } from './transport-node.js';
 
-export { MqttError } from '../protocol/errors.js';
-export { ReasonCode } from '../protocol/reason-codes.js';
-export type { ReconnectOptions } from './backoff.js';
-export { MqttClient } from './client.js';
-export type { MessageStream } from './message-stream.js';
-export type { AuthChallenge, ClientOptions, Payload, WillOptions } from './options.js';
-export { parseUrl } from './options.js';
-export { reasonText } from './reason-text.js';
-export type {
-  TlsOptions,
-  Transport,
-  TransportFactory,
-  TransportHandlers,
-  TransportProtocol,
-  TransportTarget,
-} from './transport.js';
-export type {
-  ClientEvents,
-  ClientState,
-  ConnectInfo,
-  EndOptions,
-  Message,
-  PublishOptions,
-  RequestOptions,
-  SubscribeOptions,
-  UnsubscribeOptions,
-} from './types.js';
+export * from './api.js';
+
+/** The client, with the Node transports unless `options.transport` brings another. */
+export class MqttClient extends CoreClient {
+  constructor(url: string, options: ClientOptions = {}) {
+    super(url, { ...options, transport: options.transport ?? nodeTransportFactory });
+  }
+}
 
 /**
  * Connects to an MQTT server at `url` (mqtt://, mqtts://, ws://, wss://) and resolves once the

@@ -5,8 +5,11 @@ import { type ConnectionOptions, connect as tlsConnect } from 'node:tls';
 import { WebSocket } from 'ws';
 import { MqttError } from '../protocol/errors.js';
 import { ReasonCode } from '../protocol/reason-codes.js';
-import type { TlsOptions, Transport, TransportHandlers, TransportTarget } from './transport.js';
+import type { TlsOptions, Transport, TransportFactory, TransportHandlers, TransportTarget } from './transport.js';
 import { webSocketUrl } from './transport-websocket.js';
+
+/** TCP (mqtt://), TLS (mqtts://) and the `ws` package (ws://, wss://). */
+export const nodeTransportFactory: TransportFactory = (target, handlers) => openNodeTransport(target, handlers);
 
 export function openNodeTransport(target: TransportTarget, handlers: TransportHandlers): Promise<Transport> {
   return target.protocol === 'ws' || target.protocol === 'wss'

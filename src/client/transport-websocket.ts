@@ -4,7 +4,28 @@
 
 import { MqttError } from '../protocol/errors.js';
 import { ReasonCode } from '../protocol/reason-codes.js';
-import type { Transport, TransportHandlers, TransportTarget } from './transport.js';
+import type { Transport, TransportFactory, TransportHandlers, TransportTarget } from './transport.js';
+
+/** ws:// and wss:// over the given WebSocket class (the global one by default). */
+export function webSocketTransportFactory(WebSocketClass?: typeof WebSocket): TransportFactory {
+  return (target, handlers) => {
+    if (target.protocol === 'mqtt' || target.protocol === 'mqtts') {
+      return Promise.reject(
+        new MqttError(
+          ReasonCode.ImplementationSpecificError,
+          `${target.protocol}:// needs a TCP socket; in a browser use ws:// or wss://`,
+        ),
+      );
+    }
+    const Class = WebSocketClass ?? (globalThis as { WebSocket?: typeof WebSocket }).WebSocket;
+    if (!Class) {
+      return Promise.reject(
+        new MqttError(ReasonCode.ImplementationSpecificError, 'no WebSocket implementation in this environment'),
+      );
+    }
+    return openWebSocketTransport(target, handlers, Class);
+  };
+}
 
 export function webSocketUrl(target: TransportTarget): string {
   const host = target.host.includes(':') ? `[${target.host}]` : target.host;

@@ -1,9 +1,7 @@
 // The byte pipe under the client. The core speaks only to this interface; the Node transports
 // (TCP, TLS, ws) live in transport-node.ts and the browser's WebSocket in transport-websocket.ts,
-// so a browser bundle never pulls in a `node:` module.
-
-import { MqttError } from '../protocol/errors.js';
-import { ReasonCode } from '../protocol/reason-codes.js';
+// and each entry point (index.ts for Node, browser.ts) picks its own, so a browser bundle never
+// pulls in a `node:` module of ours.
 
 export type TransportProtocol = 'mqtt' | 'mqtts' | 'ws' | 'wss';
 
@@ -56,30 +54,3 @@ export interface Transport {
 
 /** Opens a connection; resolves once it can carry bytes. */
 export type TransportFactory = (target: TransportTarget, handlers: TransportHandlers) => Promise<Transport>;
-
-function isNode(): boolean {
-  return typeof process !== 'undefined' && typeof process.versions?.node === 'string';
-}
-
-/**
- * TCP, TLS and the `ws` package in Node; the global WebSocket elsewhere. The Node module is loaded
- * lazily so that bundlers can leave it out of a browser build.
- */
-export const defaultTransportFactory: TransportFactory = async (target, handlers) => {
-  if (isNode()) {
-    const node = await import('./transport-node.js');
-    return node.openNodeTransport(target, handlers);
-  }
-  if (target.protocol === 'mqtt' || target.protocol === 'mqtts') {
-    throw new MqttError(
-      ReasonCode.ImplementationSpecificError,
-      `${target.protocol}:// needs a TCP socket; in a browser use ws:// or wss://`,
-    );
-  }
-  const WebSocketClass = (globalThis as { WebSocket?: typeof WebSocket }).WebSocket;
-  if (!WebSocketClass) {
-    throw new MqttError(ReasonCode.ImplementationSpecificError, 'no WebSocket implementation in this environment');
-  }
-  const web = await import('./transport-websocket.js');
-  return web.openWebSocketTransport(target, handlers, WebSocketClass);
-};

@@ -1,7 +1,8 @@
 // Shared by the client tests: a transport tap that records (and can drop) what the client writes,
 // and bounded waiting.
 
-import { defaultTransportFactory, type Transport, type TransportFactory } from '../../src/client/transport.js';
+import type { Transport, TransportFactory } from '../../src/client/transport.js';
+import { nodeTransportFactory } from '../../src/client/transport-node.js';
 import { Decoder, decodePacket } from '../../src/protocol/decoder.js';
 import type { Packet, ProtocolVersion } from '../../src/protocol/packets.js';
 
@@ -33,7 +34,7 @@ export function tapTransport(protocolVersion: ProtocolVersion): Tap {
     },
     factory: async (target, handlers) => {
       const decoder = new Decoder((packet) => tap.received.push(packet), { protocolVersion });
-      const inner = await defaultTransportFactory(target, {
+      const inner = await nodeTransportFactory(target, {
         onData(chunk) {
           decoder.push(chunk);
           handlers.onData(chunk);
