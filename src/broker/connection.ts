@@ -337,6 +337,8 @@ export class Connection {
   }
 
   readonly #dispatch = (packet: Packet): void => {
+    // Packets after a DISCONNECT or a refusal in the same chunk are not processed [MQTT-3.1.4-6].
+    if (this.state === 'closed') return;
     if (this.state === 'authenticating') {
       if (packet.type === 'auth' || packet.type === 'disconnect') {
         this.#handle(packet);

@@ -59,4 +59,20 @@ describe('bad input', () => {
     client.send({ type: 'suback', packetId: 1, reasonCodes: [0] });
     assert.equal((await client.expect('disconnect')).reasonCode, ReasonCode.ProtocolError);
   });
+
+  test('[MQTT-3.14.4-2] packets after a DISCONNECT in the same chunk are not processed', async () => {
+    const b = await startBroker();
+    brokers.push(b);
+    const sub = await connected(b, 'after-sub');
+    await sub.subscribe('after', 0);
+    const pub = await connected(b, 'after-pub');
+    const disconnect = encode({ type: 'disconnect' }, 5);
+    const publish = encode(
+      { type: 'publish', topic: 'after', payload: Buffer.from('late'), qos: 0, retain: false, dup: false },
+      5,
+    );
+    pub.sendRaw(Buffer.concat([disconnect, publish]));
+    await pub.waitClosed();
+    await sub.expectNothing();
+  });
 });
