@@ -306,6 +306,30 @@ const cases: Case[] = [
     bytes: frame(0x10, [...str('MQTT'), 0x05, 0x02, 0x00, 0x00, 0x00, 0x00, 0x02, 0xff, 0xfe]),
     codes: [MALFORMED],
   },
+  {
+    name: '[MQTT-3.14.1-1] 5.0: DISCONNECT with reserved flags set is malformed: DISCONNECT 0x81',
+    version: 5,
+    bytes: [0xe1, 0x00],
+    codes: [MALFORMED],
+  },
+  {
+    name: '[MQTT-3.15.1-1] 5.0: AUTH with reserved flags set is malformed: DISCONNECT 0x81',
+    version: 5,
+    bytes: [0xf1, 0x00],
+    codes: [MALFORMED],
+  },
+  {
+    name: '[MQTT-3.10.1-1] 5.0: UNSUBSCRIBE with reserved flags 0000 is malformed: DISCONNECT 0x81',
+    version: 5,
+    bytes: frame(0xa0, [0x00, 0x01, 0x00, ...str('a')]),
+    codes: [MALFORMED],
+  },
+  {
+    name: '[MQTT-4.7.3-2] 5.0: a topic filter with U+0000 is malformed: DISCONNECT 0x81',
+    version: 5,
+    bytes: frame(0x82, [0x00, 0x01, 0x00, 0x00, 0x03, 0x61, 0x00, 0x62, 0x00]),
+    codes: [MALFORMED],
+  },
   // ---- MQTT 3.1.1 ----
   {
     name: '[MQTT-3.1.0-2] 3.1.1: a second CONNECT closes the connection',
@@ -392,6 +416,21 @@ const cases: Case[] = [
     name: '[MQTT-4.8.0-1] 3.1.1: a Remaining Length of five bytes closes the connection',
     version: 4,
     bytes: [0x30, 0x80, 0x80, 0x80, 0x80, 0x01],
+  },
+  {
+    name: '[MQTT-3.14.1-1] 3.1.1: DISCONNECT with reserved flags set closes the connection',
+    version: 4,
+    bytes: [0xe2, 0x00],
+  },
+  {
+    name: '[MQTT-3.10.1-1] 3.1.1: UNSUBSCRIBE with reserved flags 0000 closes the connection',
+    version: 4,
+    bytes: frame(0xa0, [0x00, 0x01, ...str('a')]),
+  },
+  {
+    name: '[MQTT-1.5.3-2] 3.1.1: U+0000 in a topic filter closes the connection',
+    version: 4,
+    bytes: frame(0x82, [0x00, 0x01, 0x00, 0x03, 0x61, 0x00, 0x62, 0x00]),
   },
   {
     name: '[MQTT-3.1.2-3] 3.1.1: a CONNECT with the reserved flag set closes the connection',

@@ -129,7 +129,7 @@ describe('MQTT 3.1.1 and 3.1 (server)', { concurrency: true }, () => {
     await fresh.expect('pingresp');
   });
 
-  test('[MQTT-3.2.2-4] [MQTT-3.2.2-5] [MQTT-3.1.4-1] 3.1.1: a refused login gets CONNACK 0x04/0x05 with Session Present 0, and a close', async (t) => {
+  test('[MQTT-3.2.2-4] [MQTT-3.2.2-5] [MQTT-3.1.4-5] 3.1.1: a refused login gets CONNACK 0x04/0x05 with Session Present 0, and a close', async (t) => {
     const authenticator: Authenticator = {
       authenticate: (r) =>
         r.username === 'ok'
@@ -197,6 +197,27 @@ describe('MQTT 3.1.1 and 3.1 (server)', { concurrency: true }, () => {
     const m = await late.expect('publish');
     assert.equal(m.retain, true);
     assert.equal(m.payload.toString(), 'bye');
+  });
+
+  test('[MQTT-3.1.2-12] 3.1.1: without the Will Flag no will is published when the connection drops', async (t) => {
+    const bench = await Bench.open(t);
+    const watcher = await bench.connected('w', 4);
+    await watcher.subscribe('#', 1);
+    const dying = await bench.connected('d', 4);
+    dying.destroy();
+    await watcher.expectNothing(100);
+  });
+
+  test('[MQTT-3.14.1-1] [MQTT-3.1.2-8] 3.1.1: a DISCONNECT with reserved flags is no DISCONNECT: the will is published', async (t) => {
+    const bench = await Bench.open(t);
+    const watcher = await bench.connected('w', 4);
+    await watcher.subscribe('will/#', 1);
+    const bad = await bench.connected('d', 4, {
+      will: { topic: 'will/bad-disconnect', payload: Buffer.from('bye'), qos: 0, retain: false },
+    });
+    bad.sendRaw([0xe2, 0x00]);
+    await bad.waitClosed();
+    assert.equal((await watcher.expect('publish')).topic, 'will/bad-disconnect');
   });
 
   test('[MQTT-3.1.2-10] [MQTT-3.14.4-3] 3.1.1: DISCONNECT discards the will', async (t) => {

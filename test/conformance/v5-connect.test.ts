@@ -23,6 +23,28 @@ describe('MQTT 5.0 CONNECT, CONNACK, PINGREQ, DISCONNECT (server)', { concurrenc
     assert.equal(bytes[3], 0x00);
   });
 
+  test('[MQTT-4.12.0-6] without an Authentication Method in CONNECT the server sends no AUTH and no method in CONNACK', async (t) => {
+    const bench = await Bench.open(t);
+    const peer = bench.peer(5);
+    const connack = await peer.connect({ clientId: 'plain' });
+    assert.equal(connack.properties?.authenticationMethod, undefined);
+    assert.equal(connack.properties?.authenticationData, undefined);
+    peer.send({ type: 'pingreq' });
+    assert.equal((await peer.next()).type, 'pingresp');
+  });
+
+  test('[MQTT-3.14.1-1] [MQTT-3.1.2-8] 5.0: a DISCONNECT with reserved flags is no DISCONNECT: 0x81, and the will is published', async (t) => {
+    const bench = await Bench.open(t);
+    const watcher = await bench.connected('w');
+    await watcher.subscribe('will/#', 1);
+    const bad = await bench.connected('d', 5, {
+      will: { topic: 'will/bad-disconnect', payload: Buffer.from('bye'), qos: 0, retain: false },
+    });
+    bad.sendRaw([0xe1, 0x00]);
+    await bad.expectDisconnect(ReasonCode.MalformedPacket);
+    assert.equal((await watcher.expect('publish')).topic, 'will/bad-disconnect');
+  });
+
   test('[MQTT-3.2.0-2] the server sends CONNACK only once, even when the client keeps talking', async (t) => {
     const bench = await Bench.open(t);
     const peer = await bench.connected('c1');
@@ -319,7 +341,7 @@ describe('MQTT 5.0 CONNECT, CONNACK, PINGREQ, DISCONNECT (server)', { concurrenc
     await watcher.expectNothing(100);
   });
 
-  test('[MQTT-3.2.2-21] Server Keep Alive replaces a larger Keep Alive and the server enforces it', async (t) => {
+  test('3.2.2.3.14 [MQTT-3.2.2-21] Server Keep Alive replaces a larger Keep Alive and the server enforces it', async (t) => {
     const bench = await Bench.open(t, { maxKeepAlive: 1 });
     const peer = bench.peer(5);
     const connack = await peer.connect({ clientId: 'ska', keepAlive: 60 });
