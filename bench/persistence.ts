@@ -1,0 +1,266 @@
+// What durability costs: `node dist/bench/persistence.js [--quick]`
+//
+//  1. QoS 1 throughput to a persistent subscriber, broker in a child process, persistence off (memory) and on
+//     (LMDB): every PUBACK then waits for the commit of the message to the subscriber's session.
+//  2. Fan-out: one message written for 1,000 persistent sessions, stored once and shared versus copied.
+//  3. Restart: 100,000 sessions with 1,000,000 queued messages (built through the store API), then the time
+//     and memory (RSS) of opening the store and of a full Broker.start() on it, in a fresh process.
+// Goal (issue #4): persistence costs at most half of in-memory QoS 1 throughput; restart < 5 s, memory bounded.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { BenchClient, type BenchClientEvents } from '../src/bench/client.js';
+import { newRunId } from '../src/bench/payload.js';
+import { Broker } from '../src/broker/broker.js';
+import { LmdbStore } from '../src/store/lmdb/index.js';
+import type { QueuedMessage } from '../src/store/types.js';
+
+const quick = process.argv.includes('--quick');
+const SELF = fileURLToPath(import.meta.url);
+const SERVER = fileURLToPath(new URL('./starling-server.js', import.meta.url));
+
+function mb(bytes: number): string {
+  return `${(bytes / 1024 / 1024).toFixed(0)} MB`;
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return typeof address === 'object' && address ? address.port : 0;
+}
+
+async function startServer(port: number, dataDir: string | undefined): Promise<ChildProcess> {
+  const args = [SERVER, String(port), ...(dataDir ? ['--persistence', dataDir] : [])];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('broker did not start')), 20_000);
+    child.stdout!.on('data', (chunk: Buffer) => {
+      if (chunk.toString().includes('listening')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`broker exited with ${code}`)));
+  });
+  return child;
+}
+
+async function stopServer(child: ChildProcess): Promise<void> {
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** QoS 1 messages per second delivered to one persistent subscriber (3.1.1, clean session off). */
+async function throughput(persistent: boolean): Promise<{ perSec: number; sent: number; received: number }> {
+  const port = await freePort();
+  const dir = persistent ? mkdtempSync(join(tmpdir(), 'starling-bench-persist-')) : undefined;
+  const server = await startServer(port, dir);
+  const publishers = 4;
+  const window = 100;
+  const durationMs = quick ? 3000 : 8000;
+  const warmupMs = 1000;
+  const runId = newRunId();
+  const url = new URL(`mqtt://127.0.0.1:${port}`);
+  let received = 0;
+  let running = true;
+  const events: BenchClientEvents = {
+    onMessage() {
+      received++;
+    },
+    onReady(client) {
+      if (running && client.inflight < window) client.publish(window - client.inflight, runId, client.index);
+    },
+    onLost() {},
+  };
+  const options = (clientId: string, clean: boolean) => ({
+    url,
+    clientId,
+    protocolVersion: 4 as const,
+    keepAlive: 60,
+    clean,
+  });
+  const subscriber = new BenchClient(options('persist-sub', false), 0, events);
+  const clients: BenchClient[] = [subscriber];
+  try {
+    await subscriber.connect();
+    await subscriber.subscribe(['bench/persist'], 1);
+    for (let i = 0; i < publishers; i++) {
+      const publisher = new BenchClient(options(`persist-pub-${i}`, true), i, events);
+      clients.push(publisher);
+      await publisher.connect();
+      publisher.preparePublish('bench/persist', 1, 64);
+    }
+    for (const publisher of clients.slice(1)) publisher.publish(window, runId, publisher.index);
+    await delay(warmupMs);
+    const from = received;
+    const started = performance.now();
+    await delay(durationMs);
+    const count = received - from;
+    const perSec = (count * 1000) / (performance.now() - started);
+    running = false;
+    const sent = clients.slice(1).reduce((sum, c) => sum + c.sent, 0);
+    return { perSec, sent, received };
+  } finally {
+    running = false;
+    for (const client of clients) client.destroy();
+    await stopServer(server);
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function queued(seq: number, payload: Buffer, topic: string): QueuedMessage {
+  return { seq, topic, payload, qos: 1, retain: false };
+}
+
+/** One 1 KiB message per batch for 1,000 sessions: bytes written and time, shared versus copied. */
+async function fanOut(shareThreshold: number): Promise<{ msPerMessage: number; bytesPerMessage: number }> {
+  const dir = mkdtempSync(join(tmpdir(), 'starling-bench-fanout-'));
+  const store = new LmdbStore(dir, { shareThreshold });
+  await store.open();
+  try {
+    const sessions = 1000;
+    const messages = quick ? 20 : 100;
+    const payload = Buffer.alloc(1024, 0x61);
+    for (let s = 0; s < sessions; s++)
+      store.putSession({ clientId: `fan-${s}`, protocolVersion: 5, expiryInterval: 3600 });
+    await store.commit();
+    const before = statSync(join(dir, 'data.mdb')).size;
+    const started = performance.now();
+    for (let m = 1; m <= messages; m++) {
+      const message = Buffer.from(payload);
+      for (let s = 0; s < sessions; s++) store.enqueue(`fan-${s}`, queued(m, message, 'fan/out'));
+      await store.commit();
+    }
+    const elapsed = performance.now() - started;
+    const bytes = statSync(join(dir, 'data.mdb')).size - before;
+    return { msPerMessage: elapsed / messages, bytesPerMessage: bytes / messages };
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Builds a data directory through the store API: sessions, one subscription each, queued messages. */
+async function build(dir: string, sessions: number, perSession: number): Promise<number> {
+  const store = new LmdbStore(dir);
+  await store.open();
+  const started = performance.now();
+  const payload = Buffer.alloc(64, 0x62);
+  const batch = 2000;
+  for (let s = 0; s < sessions; s++) {
+    const clientId = `device-${s}`;
+    store.putSession({ clientId, protocolVersion: 5, expiryInterval: 0xffffffff });
+    store.putSubscription(clientId, {
+      topicFilter: `devices/${s}/commands/#`,
+      qos: 1,
+      noLocal: false,
+      retainAsPublished: false,
+      retainHandling: 0,
+    });
+    for (let q = 1; q <= perSession; q++) store.enqueue(clientId, queued(q, payload, `devices/${s}/commands/run`));
+    if (s % batch === batch - 1) await store.commit();
+  }
+  await store.commit();
+  await store.close();
+  return performance.now() - started;
+}
+
+/** In a fresh process: open the store and read what a start reads, then a full Broker.start(). */
+async function restartChild(dir: string, mode: 'store' | 'broker'): Promise<void> {
+  const rssBefore = process.memoryUsage().rss;
+  const started = performance.now();
+  const store = new LmdbStore(dir);
+  let sessions = 0;
+  if (mode === 'store') {
+    await store.open();
+    sessions = (await store.loadSessions()).length;
+    await store.loadRetained();
+  } else {
+    const broker = new Broker({ store, sysIntervalSeconds: 0 });
+    await broker.start();
+    sessions = broker.sessions.size;
+    const ms = performance.now() - started;
+    const rss = process.memoryUsage().rss;
+    process.stdout.write(`${JSON.stringify({ ms, rss, rssBefore, sessions })}\n`);
+    await broker.close();
+    return;
+  }
+  const ms = performance.now() - started;
+  process.stdout.write(`${JSON.stringify({ ms, rss: process.memoryUsage().rss, rssBefore, sessions })}\n`);
+  await store.close();
+}
+
+async function measureRestart(dir: string, mode: 'store' | 'broker') {
+  const child = spawn(process.execPath, [SELF, '--restart-child', dir, mode], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout!.on('data', (chunk: Buffer) => {
+    out += chunk.toString();
+  });
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  if (code !== 0) throw new Error(`restart child exited with ${code}`);
+  return JSON.parse(out.trim().split('\n')[0]!) as { ms: number; rss: number; rssBefore: number; sessions: number };
+}
+
+async function main(): Promise<void> {
+  const childIndex = process.argv.indexOf('--restart-child');
+  if (childIndex > 0) {
+    await restartChild(process.argv[childIndex + 1]!, process.argv[childIndex + 2] as 'store' | 'broker');
+    return;
+  }
+  console.log(`Starling persistence benchmark${quick ? ' (quick)' : ''}`);
+
+  const memory = await throughput(false);
+  const lmdb = await throughput(true);
+  console.log('\nQoS 1, 4 publishers (window 100, 64-byte payload) -> 1 persistent subscriber:');
+  console.log(`  persistence off  ${memory.perSec.toFixed(0).padStart(8)} msg/s`);
+  console.log(`  persistence on   ${lmdb.perSec.toFixed(0).padStart(8)} msg/s`);
+  const ratio = lmdb.perSec / memory.perSec;
+  console.log(`  on/off           ${ratio.toFixed(2)}   (goal >= 0.50: ${ratio >= 0.5 ? 'met' : 'NOT met'})`);
+
+  const shared = await fanOut(256);
+  const copied = await fanOut(Number.POSITIVE_INFINITY);
+  console.log('\nFan-out of a 1 KiB message to 1,000 persistent sessions (one commit per message):');
+  console.log(
+    `  shared body   ${shared.msPerMessage.toFixed(1).padStart(7)} ms/message, ${(shared.bytesPerMessage / 1024).toFixed(0).padStart(6)} KiB written`,
+  );
+  console.log(
+    `  copied        ${copied.msPerMessage.toFixed(1).padStart(7)} ms/message, ${(copied.bytesPerMessage / 1024).toFixed(0).padStart(6)} KiB written`,
+  );
+
+  const sessions = quick ? 10_000 : 100_000;
+  const perSession = 10;
+  const dir = mkdtempSync(join(tmpdir(), 'starling-bench-restart-'));
+  try {
+    const buildMs = await build(dir, sessions, perSession);
+    const size = statSync(join(dir, 'data.mdb')).size;
+    console.log(
+      `\nRestart with ${sessions.toLocaleString('en')} sessions and ${(sessions * perSession).toLocaleString('en')} queued messages ` +
+        `(built in ${(buildMs / 1000).toFixed(1)} s, data file ${mb(size)}):`,
+    );
+    const store = await measureRestart(dir, 'store');
+    console.log(
+      `  store open + sessions   ${(store.ms / 1000).toFixed(2)} s, RSS ${mb(store.rss)} (process at start ${mb(store.rssBefore)})`,
+    );
+    const broker = await measureRestart(dir, 'broker');
+    console.log(
+      `  Broker.start()          ${(broker.ms / 1000).toFixed(2)} s, RSS ${mb(broker.rss)}, ${broker.sessions.toLocaleString('en')} sessions restored ` +
+        `(goal < 5 s: ${broker.ms < 5000 ? 'met' : 'NOT met'})`,
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
