@@ -4,12 +4,10 @@
 //   node dist/examples/embed-broker.js            (listens on 127.0.0.1:1883, or PORT)
 //   mosquitto_sub -t 'sensors/#' -v   and   mosquitto_pub -t sensors/t1 -m 21.5
 
-import { once } from 'node:events';
-import { createServer, type Server } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { Broker, createLogger, ReasonCode } from '../src/index.js';
 
-export async function startEmbeddedBroker(port: number): Promise<{ broker: Broker; server: Server; port: number }> {
+export async function startEmbeddedBroker(port: number): Promise<{ broker: Broker; port: number }> {
   const broker = new Broker({
     logger: createLogger('warn'),
     hooks: {
@@ -27,28 +25,23 @@ export async function startEmbeddedBroker(port: number): Promise<{ broker: Broke
   });
   await broker.start();
 
-  // Any Duplex will do; here plain TCP on the loopback interface, where anonymous clients are accepted.
-  const server = createServer((socket) =>
-    broker.handle(socket, { loopbackOnly: true, remoteAddress: socket.remoteAddress }),
-  );
-  server.listen(port, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  const bound = address && typeof address === 'object' ? address.port : port;
+  // A TCP listener on the loopback interface, where anonymous clients are accepted. broker.handle(stream) serves
+  // any other Duplex (a TLS socket, a WebSocket stream, an in-memory pair) the same way.
+  const listener = await broker.listen({ host: '127.0.0.1', port });
+  const bound = listener.address().port;
 
   // The application publishes too, like any client.
   await broker.publish({ topic: 'admin/status', payload: 'up', retain: true, qos: 1 });
-  return { broker, server, port: bound };
+  return { broker, port: bound };
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const { broker, server, port } = await startEmbeddedBroker(Number(process.env.PORT ?? 1883));
+  const { broker, port } = await startEmbeddedBroker(Number(process.env.PORT ?? 1883));
   console.log(`Starling broker on mqtt://127.0.0.1:${port}`);
   // Typed events: the compiler knows each listener's argument.
   broker.on('clientConnected', (c) => console.log(`connected: ${c.clientId} (MQTT ${c.protocolVersion})`));
   broker.on('clientDisconnected', (c) => console.log(`disconnected: ${c.clientId}`));
   const stop = async (): Promise<void> => {
-    server.close();
     await broker.close();
     process.exit(0);
   };

@@ -45,6 +45,7 @@ export type {
   StoredWill,
   SubscriptionRecord,
 } from './store/types.js';
+export type { Listener, ListenerConfig, ListenerProtocol, ListenerStats, TlsFiles } from './transport/types.js';
 export { type Clock, systemClock } from './util/clock.js';
 export { createLogger, type Logger, type LogLevel, silentLogger } from './util/logger.js';
 export { type EventMap, TypedEmitter } from './util/typed-emitter.js';

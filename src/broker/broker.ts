@@ -5,6 +5,8 @@ import { ReasonCode } from '../protocol/reason-codes.js';
 import { MemoryStore } from '../store/memory/index.js';
 import type { Store, StoredWill } from '../store/types.js';
 import { parseSharedFilter, RetainedTree } from '../topics/index.js';
+import { createListener } from '../transport/listener.js';
+import type { Listener, ListenerConfig } from '../transport/types.js';
 import { type Clock, systemClock } from '../util/clock.js';
 import { type Logger, silentLogger } from '../util/logger.js';
 import { TypedEmitter } from '../util/typed-emitter.js';
@@ -98,6 +100,7 @@ export class Broker extends TypedEmitter<BrokerEvents> implements SessionHost {
   readonly #sys: SysTopics;
   readonly #route: RouteResult = { deliveries: 0, persisted: false };
   #state: 'new' | 'starting' | 'running' | 'closing' | 'closed' = 'new';
+  readonly #listeners: Listener[] = [];
 
   constructor(options: BrokerOptions = {}) {
     super();
@@ -144,12 +147,31 @@ export class Broker extends TypedEmitter<BrokerEvents> implements SessionHost {
     this.connections.add(new Connection(this, stream, meta));
   }
 
+  /**
+   * Opens a listener (TCP by default; 'mqtts', 'ws' and 'wss' too) that serves its connections with handle().
+   * Defaults: 127.0.0.1, port 1883 (0 picks a free port: see the returned listener's address()). Closed by close().
+   */
+  async listen(config: Partial<ListenerConfig> = {}): Promise<Listener> {
+    if (this.#state !== 'running') throw new Error('Broker.listen() needs a started broker');
+    const full: ListenerConfig = {
+      name: config.name ?? `listener-${this.#listeners.length + 1}`,
+      host: config.host ?? '127.0.0.1',
+      port: config.port ?? 1883,
+      protocol: config.protocol ?? 'mqtt',
+      ...config,
+    } as ListenerConfig;
+    const listener = await createListener(full, (stream, meta) => this.handle(stream, meta), this.logger);
+    this.#listeners.push(listener);
+    return listener;
+  }
+
   /** Graceful stop: MQTT 5 clients get DISCONNECT 0x8B, others are closed; the store is flushed and closed. */
   async close(): Promise<void> {
     if (this.#state === 'closed' || this.#state === 'closing') return;
     const wasRunning = this.#state === 'running';
     this.#state = 'closing';
     this.#sys.stop();
+    const listeners = this.#listeners.splice(0);
     for (const connection of [...this.connections]) {
       // 5.0 section 3.14.2.1: DISCONNECT 0x8B Server shutting down.
       if (connection.ready && connection.version === 5) connection.disconnect(ReasonCode.ServerShuttingDown);
@@ -161,6 +183,8 @@ export class Broker extends TypedEmitter<BrokerEvents> implements SessionHost {
       session.expiryTimer = undefined;
       session.willTimer = undefined;
     }
+    // Listeners stop accepting; the connections they still hold were told to go above.
+    await Promise.all(listeners.map((listener) => listener.close().catch(() => undefined)));
     if (wasRunning) {
       await this.store.commit();
       await this.store.close();
