@@ -126,7 +126,10 @@ export function handleConnect(connection: Connection, packet: ConnectPacket): vo
   };
 
   const finishConnect = (extra: Properties | undefined, username: string | undefined): void => {
-    if (username !== undefined) connection.username = username;
+    if (username !== undefined) {
+      connection.username = username;
+      if (connection.hookClient) connection.hookClient.username = username;
+    }
     const connack: Properties | undefined = v5 ? { ...extra } : undefined;
     if (connack) {
       if (assigned) connack.assignedClientIdentifier = clientId;
