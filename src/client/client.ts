@@ -287,7 +287,7 @@ export class MqttClient extends TypedEmitter<ClientEvents> {
         dup: false,
       };
       if (properties && Object.keys(properties).length > 0) packet.properties = properties;
-      // [MQTT-3.1.2-24] never send a packet larger than the server's Maximum Packet Size
+      // [MQTT-3.2.2-15] never send a packet larger than the server's Maximum Packet Size
       if (this.#serverMaximumPacketSize !== Number.POSITIVE_INFINITY) {
         const size = encode(qos > 0 ? { ...packet, packetId: 1 } : packet, this.protocolVersion).length;
         if (size > this.#serverMaximumPacketSize) {
@@ -794,7 +794,7 @@ export class MqttClient extends TypedEmitter<ClientEvents> {
     }
     const method = this.#options.authenticationMethod;
     const onAuth = this.#options.onAuth;
-    // [MQTT-4.12.0-?] AUTH only within an exchange the client started, with the same method
+    // [MQTT-4.12.0-5] AUTH only within an exchange the client started, with the method of its CONNECT
     if (!method || !onAuth || packet.properties?.authenticationMethod !== method) {
       this.#protocolError(link, new MqttError(ReasonCode.ProtocolError, 'unexpected AUTH from the server'));
       return;

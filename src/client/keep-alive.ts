@@ -2,7 +2,7 @@ import type { Clock } from '../util/clock.js';
 
 /**
  * The client side of Keep Alive (section 3.1.2.10): a PINGREQ when nothing was sent for a Keep
- * Alive interval ([MQTT-3.1.2-23]), and the connection declared dead when no PINGRESP comes back
+ * Alive interval (§3.1.2.10; [MQTT-3.1.2-23] in 3.1.1), and the connection declared dead when no PINGRESP comes back
  * within another interval (section 4.13's "reasonable amount of time"). No timer is reset per
  * packet: the client records the time of its last write and the timer re-arms from it.
  */

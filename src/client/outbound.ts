@@ -118,8 +118,13 @@ export class OutboundPublishes {
     const flow = this.#inflight.get(packetId);
     const expected = type === 'puback' ? 'awaitPuback' : type === 'pubrec' ? 'awaitPubrec' : 'awaitPubcomp';
     if (!flow || flow.state !== expected) {
-      // A PUBREC for a message already released: the PUBREL was lost, send it again.
-      if (type === 'pubrec' && flow?.state === 'awaitPubcomp') this.#host.send({ type: 'pubrel', packetId });
+      if (type === 'pubrec' && flow?.state === 'awaitPubcomp') {
+        // A PUBREC for a message already released: the PUBREL was lost, send it again.
+        this.#host.send({ type: 'pubrel', packetId });
+      } else if (type === 'pubrec' && !flow) {
+        // An id we do not know: release it on the server's side (MQTT 5 says why, 3.1.1 ignores the code).
+        this.#host.send({ type: 'pubrel', packetId, reasonCode: ReasonCode.PacketIdentifierNotFound });
+      }
       return;
     }
     if (type === 'pubrec' && reasonCode < 0x80) {
@@ -127,7 +132,7 @@ export class OutboundPublishes {
       this.#host.send({ type: 'pubrel', packetId });
       return;
     }
-    // [MQTT-4.3.2-?] / [MQTT-4.3.3-?] PUBACK, PUBCOMP or a failed PUBREC end the flow and free the id
+    // §4.3.2, §4.3.3, [MQTT-4.4.0-2]: PUBACK, PUBCOMP or a failed PUBREC end the flow and free the id
     this.#inflight.delete(packetId);
     this.#ids.release(packetId);
     if (reasonCode >= 0x80) {

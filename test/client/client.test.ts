@@ -40,7 +40,7 @@ const isCode = (reasonCode: number) => (error: unknown) =>
 const ofType = <T extends Packet['type']>(packets: Packet[], type: T) =>
   packets.filter((p): p is Extract<Packet, { type: T }> => p.type === type);
 
-test('[MQTT-3.1.2-23] keep-alive: PINGREQ when idle; a server that stops answering is left and reconnected', async () => {
+test('§3.1.2.10 Keep Alive: PINGREQ when idle; a server that stops answering is left and reconnected', async () => {
   const server = await serve(
     5,
     politeServer((connection, packet) => packet.type === 'pingreq' && connection === server.connections[0]),
@@ -57,7 +57,7 @@ test('[MQTT-3.1.2-23] keep-alive: PINGREQ when idle; a server that stops answeri
   assert.equal(c.connected, true);
 });
 
-test('[MQTT-3.3.2-12] inbound topic aliases resolve to the topic; an alias above our maximum is refused with 0x94', async () => {
+test('[MQTT-3.3.2-10] [MQTT-3.3.2-11] inbound topic aliases resolve to the topic; an alias above our maximum is refused with 0x94', async () => {
   const server = await serve(
     5,
     politeServer((connection, packet) => {
@@ -98,7 +98,7 @@ test('[MQTT-3.3.2-12] inbound topic aliases resolve to the topic; an alias above
   assert.ok(errors.some(isCode(ReasonCode.TopicAliasInvalid)));
 });
 
-test('[MQTT-4.3.3-9] a QoS 2 PUBLISH repeated before PUBREL is delivered once; PUBREL gets PUBCOMP', async () => {
+test('[MQTT-4.3.3-9] a QoS 2 PUBLISH repeated before PUBREL is delivered once; PUBREL gets PUBCOMP; unknown ids get 0x92', async () => {
   const server = await serve(
     5,
     politeServer((connection, packet) => {
@@ -117,6 +117,7 @@ test('[MQTT-4.3.3-9] a QoS 2 PUBLISH repeated before PUBREL is delivered once; P
       connection.send({ ...publish, dup: true });
       connection.send({ type: 'pubrel', packetId: 9 });
       connection.send({ type: 'pubrel', packetId: 10 });
+      connection.send({ type: 'pubrec', packetId: 77 });
       return true;
     }),
   );
@@ -125,20 +126,25 @@ test('[MQTT-4.3.3-9] a QoS 2 PUBLISH repeated before PUBREL is delivered once; P
   c.on('message', (m) => messages.push(m));
   await c.subscribe('q2', { qos: 2 });
   const received = (): Packet[] => server.connections[0]?.received ?? [];
-  await waitFor(() => ofType(received(), 'pubcomp').length === 2, 'two PUBCOMPs');
+  await waitFor(() => ofType(received(), 'pubrel').length === 1, 'the PUBREL for an unknown PUBREC');
   assert.equal(messages.length, 1);
   assert.equal(messages[0]?.payload.toString(), 'once');
   assert.deepEqual(
     ofType(received(), 'pubrec').map((p) => p.packetId),
     [9, 9],
   );
-  // [MQTT-3.7.2-1] an unknown id is answered with 0x92 Packet Identifier not found
+  // §3.7.2.1: an unknown id is answered with 0x92 Packet Identifier not found
   assert.deepEqual(
     ofType(received(), 'pubcomp').map((p) => [p.packetId, p.reasonCode ?? 0]),
     [
       [9, 0],
       [10, ReasonCode.PacketIdentifierNotFound],
     ],
+  );
+  // §3.6.2.1: a PUBREC for an id we never used is released with 0x92
+  assert.deepEqual(
+    ofType(received(), 'pubrel').map((p) => [p.packetId, p.reasonCode]),
+    [[77, ReasonCode.PacketIdentifierNotFound]],
   );
 });
 
@@ -168,7 +174,7 @@ test('a PUBACK or PUBREC with a failure reason code rejects the publish with tha
   assert.equal(ofType(server.connections[0]?.received ?? [], 'pubrel').length, 0);
 });
 
-test('[MQTT-3.2.2-?] a 3.1.1 CONNACK return code becomes the MQTT 5 reason code with the same meaning', async () => {
+test('§3.2.2.3 (3.1.1): a CONNACK return code becomes the MQTT 5 reason code with the same meaning', async () => {
   const server = await serve(4, (connection, packet) => {
     if (packet.type === 'connect') connection.send({ type: 'connack', sessionPresent: false, reasonCode: 4 });
   });
@@ -193,7 +199,7 @@ test('no CONNACK within connectTimeout rejects connect()', async () => {
   assert.ok(Date.now() - started < 2000);
 });
 
-test('[MQTT-4.12.0-?] enhanced authentication: onAuth answers each challenge, also on re-authentication', async () => {
+test('[MQTT-4.12.0-2] [MQTT-4.12.0-5] [MQTT-4.12.1-1] enhanced authentication: onAuth answers each challenge, also on re-authentication', async () => {
   const challenges: string[] = [];
   const server = await serve(
     5,

@@ -361,7 +361,7 @@ export function clientSuite(
         assert.equal(b.payload.toString(), 'echo b');
       });
 
-      test('[MQTT-3.3.2-12] outgoing topic aliases: the topic is sent once, then only the alias', async () => {
+      test('[MQTT-3.3.2-9] outgoing topic aliases: the topic is sent once, then only the alias', async () => {
         const topic = unique('alias');
         const sub = await client();
         const messages = collect(sub);
@@ -409,7 +409,7 @@ export function clientSuite(
         const messages = collect(second);
         await waitFor(() => messages.length === 1, 'the queued message');
         assert.equal(messages[0]?.payload.toString(), 'while away');
-        // [MQTT-3.14.2-?] DISCONNECT may shorten the session's life; 0 ends it with the connection.
+        // §3.14.2.2.2: DISCONNECT may shorten the session's life; 0 ends it with the connection.
         await second.end({ sessionExpiryInterval: 0 });
         const third = await connect(url(), {
           protocolVersion: 5,

@@ -97,7 +97,7 @@ function mosquittoTests({ version, client, endClients, unique, persistent, colle
   });
 
   if (version === 5) {
-    test('[MQTT-3.2.2-17] receive maximum: never more QoS 1 publishes in flight than the server allows', async () => {
+    test('[MQTT-3.3.4-7] receive maximum: never more QoS 1 publishes in flight than the server allows', async () => {
       const own = await startMosquitto({ config: ['max_inflight_messages 2'] });
       try {
         const pub = await client({}, `mqtt://127.0.0.1:${own.port}`);
@@ -117,7 +117,7 @@ function mosquittoTests({ version, client, endClients, unique, persistent, colle
       }
     });
 
-    test('[MQTT-3.1.2-24] a PUBLISH larger than the server maximum packet size is refused locally', async () => {
+    test('[MQTT-3.2.2-15] a PUBLISH larger than the server maximum packet size is refused locally', async () => {
       const own = await startMosquitto({ config: ['max_packet_size 200'] });
       try {
         const pub = await client({}, `mqtt://127.0.0.1:${own.port}`);

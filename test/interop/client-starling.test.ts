@@ -139,7 +139,7 @@ function starlingTests({ version, client, endClients, unique, collect }: SuiteCo
 
   if (version !== 5) return;
 
-  test('[MQTT-3.3.2-12] topic aliases both ways: the broker aliases towards us, we resolve them', async () => {
+  test('[MQTT-3.3.2-10] topic aliases both ways: the broker aliases towards us, we resolve them', async () => {
     const topic = unique('alias-in');
     const tap = tapTransport(5);
     const sub = await client({ topicAliasMaximum: 4, transport: tap.factory });
@@ -164,7 +164,7 @@ function starlingTests({ version, client, endClients, unique, collect }: SuiteCo
     );
   });
 
-  test('[MQTT-3.2.2-17] receive maximum: never more QoS 1 publishes in flight than the broker allows', async () => {
+  test('[MQTT-3.3.4-7] receive maximum: never more QoS 1 publishes in flight than the broker allows', async () => {
     const own = await startBroker({ receiveMaximum: 2 });
     try {
       const pub: MqttClient = await client({}, own.url);
@@ -183,7 +183,7 @@ function starlingTests({ version, client, endClients, unique, collect }: SuiteCo
     }
   });
 
-  test('[MQTT-3.1.2-24] a PUBLISH larger than the broker maximum packet size is refused locally', async () => {
+  test('[MQTT-3.2.2-15] a PUBLISH larger than the broker maximum packet size is refused locally', async () => {
     const own = await startBroker({ maxPacketSize: 200 });
     try {
       const pub = await client({}, own.url);
