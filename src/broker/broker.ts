@@ -381,7 +381,11 @@ export class Broker extends TypedEmitter<BrokerEvents> implements SessionHost {
       properties.receiveMaximum = config.receiveMaximum;
       if (config.maxPacketSize < NO_LIMIT) properties.maximumPacketSize = config.maxPacketSize;
       properties.topicAliasMaximum = config.topicAliasMaximum;
+      // Absent means available; only what is switched off is announced.
       if (!config.retainAvailable) properties.retainAvailable = 0;
+      if (!config.wildcardSubscriptionAvailable) properties.wildcardSubscriptionAvailable = 0;
+      if (!config.subscriptionIdentifiersAvailable) properties.subscriptionIdentifiersAvailable = 0;
+      if (!config.sharedSubscriptionAvailable) properties.sharedSubscriptionAvailable = 0;
       if (config.maximumQoS < 2) properties.maximumQoS = config.maximumQoS;
     }
     // [MQTT-3.2.0-1] CONNACK is the first packet the server sends; [MQTT-3.2.2-2] Session Present.

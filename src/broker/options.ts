@@ -47,6 +47,12 @@ export interface BrokerOptions {
   maxSessionExpiryInterval?: number;
   /** Default true. */
   retainAvailable?: boolean;
+  /** Wildcard subscriptions; when false, filters with + or # get SUBACK 0xA2. Default true. */
+  wildcardSubscriptionAvailable?: boolean;
+  /** Subscription Identifiers; when false, a SUBSCRIBE carrying one gets SUBACK 0xA1. Default true. */
+  subscriptionIdentifiersAvailable?: boolean;
+  /** Shared subscriptions; when false, $share/ filters get SUBACK 0x9E. Default true. */
+  sharedSubscriptionAvailable?: boolean;
   /** Maximum QoS granted. Default 2. */
   maximumQoS?: QoS;
   /** $SYS period in seconds; 0 turns $SYS off. Default 10. */
@@ -72,6 +78,9 @@ export interface BrokerConfig {
   queueQos0Offline: boolean;
   maxSessionExpiryInterval: number;
   retainAvailable: boolean;
+  wildcardSubscriptionAvailable: boolean;
+  subscriptionIdentifiersAvailable: boolean;
+  sharedSubscriptionAvailable: boolean;
   maximumQoS: QoS;
   sysIntervalSeconds: number;
   maxWriteBufferBytes: number;
@@ -114,6 +123,9 @@ export function resolveConfig(options: BrokerOptions): BrokerConfig {
     queueQos0Offline: options.queueQos0Offline ?? false,
     maxSessionExpiryInterval: options.maxSessionExpiryInterval ?? NEVER,
     retainAvailable: options.retainAvailable ?? true,
+    wildcardSubscriptionAvailable: options.wildcardSubscriptionAvailable ?? true,
+    subscriptionIdentifiersAvailable: options.subscriptionIdentifiersAvailable ?? true,
+    sharedSubscriptionAvailable: options.sharedSubscriptionAvailable ?? true,
     maximumQoS: options.maximumQoS ?? 2,
     sysIntervalSeconds: options.sysIntervalSeconds ?? 10,
     maxWriteBufferBytes: options.maxWriteBufferBytes ?? 1024 * 1024,

@@ -3,7 +3,7 @@ import { after, describe, test } from 'node:test';
 import type { Broker } from '../../src/broker/broker.js';
 import type { PublishPacket } from '../../src/protocol/packets.js';
 import { ReasonCode } from '../../src/protocol/reason-codes.js';
-import { connected, delay, startBroker } from './helpers.js';
+import { connected, delay, RawClient, startBroker } from './helpers.js';
 
 describe('PUBLISH in and out', () => {
   const brokers: Broker[] = [];
@@ -565,5 +565,40 @@ describe('PUBLISH in and out', () => {
     assert.equal(b.sessions.get('unsub-inflight')?.inflight.size, 0);
     await b.publish({ topic: 'ui', payload: 'y', qos: 1 });
     await sub.expectNothing();
+  });
+
+  test('[MQTT-3.8.4-7] features switched off are announced in CONNACK and refused per filter: 0x9E, 0xA1, 0xA2', async () => {
+    const b = await broker({
+      sharedSubscriptionAvailable: false,
+      subscriptionIdentifiersAvailable: false,
+      wildcardSubscriptionAvailable: false,
+    });
+    const client = new RawClient(b, 5);
+    const connack = await client.connect({ clientId: 'limited-subs' });
+    assert.equal(connack.properties?.sharedSubscriptionAvailable, 0);
+    assert.equal(connack.properties?.subscriptionIdentifiersAvailable, 0);
+    assert.equal(connack.properties?.wildcardSubscriptionAvailable, 0);
+    client.send({
+      type: 'subscribe',
+      packetId: 1,
+      subscriptions: [
+        { topicFilter: '$share/g/t', qos: 0 },
+        { topicFilter: 'a/+', qos: 0 },
+        { topicFilter: 'plain', qos: 1 },
+      ],
+    });
+    assert.deepEqual((await client.expect('suback')).reasonCodes, [
+      ReasonCode.SharedSubscriptionsNotSupported,
+      ReasonCode.WildcardSubscriptionsNotSupported,
+      1,
+    ]);
+    client.send({
+      type: 'subscribe',
+      packetId: 2,
+      subscriptions: [{ topicFilter: 'plain', qos: 0 }],
+      properties: { subscriptionIdentifiers: [4] },
+    });
+    assert.deepEqual((await client.expect('suback')).reasonCodes, [ReasonCode.SubscriptionIdentifiersNotSupported]);
+    client.destroy();
   });
 });

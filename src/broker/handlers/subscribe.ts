@@ -15,7 +15,9 @@ export function handleSubscribe(connection: Connection, packet: SubscribePacket)
   const broker = connection.broker;
   const v5 = connection.version === 5;
   const failure = v5 ? 0 : 0x80;
+  const config = broker.config;
   const subscriptionIdentifier = v5 ? packet.properties?.subscriptionIdentifiers?.[0] : undefined;
+  const refuseAll = subscriptionIdentifier !== undefined && !config.subscriptionIdentifiersAvailable;
   const reasonCodes: number[] = [];
   const retained: SessionSubscription[] = [];
   for (const request of packet.subscriptions) {
@@ -23,6 +25,10 @@ export function handleSubscribe(connection: Connection, packet: SubscribePacket)
     // [MQTT-4.7.1-1], [MQTT-4.7.1-2] an invalid filter gets 0x8F (3.1.1: 0x80) and the others proceed.
     if (!isValidTopicFilter(topicFilter)) {
       reasonCodes.push(failure || ReasonCode.TopicFilterInvalid);
+      continue;
+    }
+    if (refuseAll) {
+      reasonCodes.push(ReasonCode.SubscriptionIdentifiersNotSupported);
       continue;
     }
     let filter = topicFilter;
@@ -35,6 +41,14 @@ export function handleSubscribe(connection: Connection, packet: SubscribePacket)
       }
     } catch {
       reasonCodes.push(failure || ReasonCode.TopicFilterInvalid);
+      continue;
+    }
+    if (group !== undefined && !config.sharedSubscriptionAvailable) {
+      reasonCodes.push(failure || ReasonCode.SharedSubscriptionsNotSupported);
+      continue;
+    }
+    if (!config.wildcardSubscriptionAvailable && (filter.includes('+') || filter.includes('#'))) {
+      reasonCodes.push(failure || ReasonCode.WildcardSubscriptionsNotSupported);
       continue;
     }
     if (group !== undefined && request.noLocal) {
