@@ -209,6 +209,19 @@ describe('MQTT 5.0 CONNECT, CONNACK, PINGREQ, DISCONNECT (server)', { concurrenc
     assert.equal((await fresh.expect('publish')).payload.toString(), 'after');
   });
 
+  test('[MQTT-3.1.4-3] [MQTT-4.4.0-1] on a takeover with Clean Start 0 the unacknowledged messages are re-sent on the new connection', async (t) => {
+    const bench = await Bench.open(t);
+    const props = { sessionExpiryInterval: 60 };
+    const old = await bench.connected('tr', 5, { properties: props });
+    await old.subscribe('tr/t', 1);
+    const pub = await bench.connected('pub');
+    pub.publish({ topic: 'tr/t', qos: 1, packetId: 1, payload: Buffer.from('x') });
+    const first = await old.expect('publish');
+    const fresh = await bench.connected('tr', 5, { clean: false, properties: props });
+    const again = await fresh.expect('publish');
+    assert.deepEqual([again.dup, again.packetId, again.payload.toString()], [true, first.packetId, 'x']);
+  });
+
   test('[MQTT-3.1.2-28] Response Information is sent only when the client requests it', async (t) => {
     const bench = await Bench.open(t);
     const plain = bench.peer(5);

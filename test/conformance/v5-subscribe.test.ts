@@ -212,6 +212,19 @@ describe('MQTT 5.0 SUBSCRIBE, UNSUBSCRIBE and shared subscriptions (server)', { 
     assert.equal(pubrel.packetId, m.packetId);
   });
 
+  test('[MQTT-4.8.2-5] a QoS 2 shared delivery whose member’s session ends is sent to no other member', async (t) => {
+    const bench = await Bench.open(t);
+    const a = await bench.connected('ma');
+    await a.subscribe('$share/g/s2e/t', 2);
+    const pub = await bench.connected('pub');
+    pub.publish({ topic: 's2e/t', qos: 2, packetId: 1, payload: Buffer.from('x') });
+    await a.expect('publish');
+    const b = await bench.connected('mb');
+    await b.subscribe('$share/g/s2e/t', 2);
+    a.destroy();
+    await b.expectNothing(150);
+  });
+
   test('[MQTT-3.8.3-4] No Local on a shared subscription is a Protocol Error: DISCONNECT 0x82', async (t) => {
     const bench = await Bench.open(t);
     const sub = await bench.connected('sub');
