@@ -819,6 +819,17 @@ export class MqttClient extends TypedEmitter<ClientEvents> {
     if (packet.qos === 2) {
       // [MQTT-4.3.3-9] exactly once: a re-sent PUBLISH whose id awaits PUBREL is acknowledged, not delivered
       const known = this.#inboundQos2.has(packet.packetId as number);
+      // [MQTT-3.3.4-9] the server keeps within our Receive Maximum; QoS 1 is acknowledged at once,
+      // so the QoS 2 messages awaiting PUBREL are what is in flight towards us.
+      const receiveMaximum = this.#options.receiveMaximum;
+      if (
+        !known &&
+        receiveMaximum !== undefined &&
+        this.protocolVersion === 5 &&
+        this.#inboundQos2.size >= receiveMaximum
+      ) {
+        throw new MqttError(ReasonCode.ReceiveMaximumExceeded, `more than ${receiveMaximum} QoS 2 messages in flight`);
+      }
       this.#send({ type: 'pubrec', packetId: packet.packetId as number });
       if (known) return;
       this.#inboundQos2.add(packet.packetId as number);

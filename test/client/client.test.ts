@@ -148,6 +148,39 @@ test('[MQTT-4.3.3-9] a QoS 2 PUBLISH repeated before PUBREL is delivered once; P
   );
 });
 
+test('[MQTT-3.3.4-9] a server exceeding our Receive Maximum is disconnected with 0x93', async () => {
+  const server = await serve(
+    5,
+    politeServer((connection, packet) => {
+      if (packet.type !== 'subscribe') return false;
+      connection.send({ type: 'suback', packetId: packet.packetId, reasonCodes: [2] });
+      for (let id = 1; id <= 3; id++) {
+        connection.send({
+          type: 'publish',
+          topic: 'rm',
+          payload: Buffer.from(`${id}`),
+          qos: 2,
+          retain: false,
+          dup: false,
+          packetId: id,
+        });
+      }
+      return true;
+    }),
+  );
+  const c = await client(server, { receiveMaximum: 2, reconnect: false });
+  const messages: Message[] = [];
+  c.on('message', (m) => messages.push(m));
+  await c.subscribe('rm', { qos: 2 });
+  await waitFor(() => server.connections[0]?.closed === true, 'the connection to close');
+  assert.deepEqual(
+    messages.map((m) => m.payload.toString()),
+    ['1', '2'],
+  );
+  const disconnect = ofType(server.connections[0]?.received ?? [], 'disconnect')[0];
+  assert.equal(disconnect?.reasonCode, ReasonCode.ReceiveMaximumExceeded);
+});
+
 test('a PUBACK or PUBREC with a failure reason code rejects the publish with that code', async () => {
   const server = await serve(
     5,
