@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
 import { after, describe, test } from 'node:test';
 import type { Broker } from '../../src/broker/broker.js';
 import { encode } from '../../src/protocol/encoder.js';
 import { ReasonCode } from '../../src/protocol/reason-codes.js';
+import { createLogger } from '../../src/util/logger.js';
 import { connected, RawClient, startBroker } from './helpers.js';
 
 describe('bad input', () => {
@@ -74,5 +76,69 @@ describe('bad input', () => {
     pub.sendRaw(Buffer.concat([disconnect, publish]));
     await pub.waitClosed();
     await sub.expectNothing();
+  });
+
+  test('mutated valid packets after CONNECT never crash the broker (500 connections, fixed seed)', async () => {
+    // Internal failures are logged at error level: there must be none, only protocol errors (info).
+    const internalErrors: string[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        internalErrors.push(chunk.toString());
+        done();
+      },
+    });
+    const logger = createLogger('error', sink);
+    const b = await startBroker({ connectTimeoutMs: 500, maxPacketSize: 4096, logger });
+    brokers.push(b);
+    const bystander = await connected(b, 'steady');
+    await bystander.subscribe('steady', 0);
+    const valid: Buffer[] = [
+      encode({ type: 'subscribe', packetId: 7, subscriptions: [{ topicFilter: 'a/+/c', qos: 2, noLocal: true }] }, 5),
+      encode(
+        {
+          type: 'publish',
+          topic: 'a/b/c',
+          payload: Buffer.from('payload'),
+          qos: 1,
+          retain: true,
+          dup: false,
+          packetId: 3,
+          properties: { topicAlias: 1, userProperties: [['k', 'v']], messageExpiryInterval: 9 },
+        },
+        5,
+      ),
+      encode({ type: 'unsubscribe', packetId: 8, topicFilters: ['a/#'] }, 5),
+      encode({ type: 'pubrel', packetId: 3 }, 5),
+      encode({ type: 'auth', reasonCode: 0x19, properties: { authenticationMethod: 'x' } }, 5),
+      encode({ type: 'disconnect', reasonCode: 0x04, properties: { sessionExpiryInterval: 5 } }, 5),
+    ];
+    let seed = 12345;
+    const random = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    const clients: RawClient[] = [];
+    for (let i = 0; i < 500; i++) {
+      const client = new RawClient(b, 5);
+      client.send({
+        type: 'connect',
+        protocolName: 'MQTT',
+        protocolVersion: 5,
+        clean: i % 2 === 0,
+        keepAlive: 0,
+        clientId: `fuzz-${i % 50}`,
+        properties: { sessionExpiryInterval: i % 3 === 0 ? 10 : 0, topicAliasMaximum: 4 },
+      });
+      const packet = Buffer.from(valid[random(valid.length)]);
+      for (let m = 0; m <= random(3); m++) packet[random(packet.length)] = random(256);
+      client.sendRaw(packet);
+      clients.push(client);
+      if (i % 50 === 49) await new Promise((resolve) => setImmediate(resolve));
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await b.publish({ topic: 'steady', payload: 'still here' });
+    assert.equal((await bystander.expect('publish')).payload.toString(), 'still here');
+    for (const c of clients) c.destroy();
+    assert.deepEqual(internalErrors, []);
   });
 });
