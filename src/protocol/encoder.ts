@@ -19,8 +19,10 @@ import type {
 import {
   MAX_STRING_BYTES,
   MAX_VARIABLE_BYTE_INTEGER,
+  topicNameLengthOf,
   utf8LengthOf,
   variableByteIntegerLength,
+  writeStringBytes,
   writeVariableByteInteger,
 } from './primitives.js';
 import { propertiesLength, WILL_PROPERTIES, writeProperties, writeUtf8 } from './properties.js';
@@ -229,8 +231,7 @@ function encodeConnack(packet: ConnackPacket, version: ProtocolVersion): Buffer 
 
 function encodePublish(packet: PublishPacket, version: ProtocolVersion, requireId: boolean): Buffer {
   const { topic, payload, qos } = packet;
-  const topicLength = utf8LengthOf(topic, 'topic');
-  if (topic.includes('+') || topic.includes('#')) throw invalid('[MQTT-3.3.2-2] topic name contains a wildcard');
+  const topicLength = topicNameLengthOf(topic);
   if (!Buffer.isBuffer(payload)) throw invalid('payload must be a Buffer');
   let first = 0x30;
   if (qos === 1) first |= 0x02;
@@ -259,7 +260,7 @@ function encodePublish(packet: PublishPacket, version: ProtocolVersion, requireI
   const buf = allocate(first, remaining);
   let pos = bodyStart(remaining);
   pos = buf.writeUInt16BE(topicLength, pos);
-  pos += buf.write(topic, pos, topicLength, 'utf8');
+  pos += writeStringBytes(buf, pos, topic, topicLength);
   if (qos > 0) {
     buf[pos++] = packetId >> 8;
     buf[pos++] = packetId & 0xff;

@@ -9,6 +9,7 @@ import {
   MAX_VARIABLE_BYTE_INTEGER,
   utf8LengthOf,
   variableByteIntegerLength,
+  writeStringBytes,
   writeVariableByteInteger,
 } from './primitives.js';
 import { ReasonCode } from './reason-codes.js';
@@ -358,7 +359,7 @@ export function writeProperties(buf: Buffer, offset: number, props: Properties |
 
 /** Writes a two-byte length and the UTF-8 bytes of `value`; returns the offset after them. */
 export function writeUtf8(buf: Buffer, offset: number, value: string): number {
-  const written = buf.write(value, offset + 2, 'utf8');
+  const written = writeStringBytes(buf, offset + 2, value, Buffer.byteLength(value, 'utf8'));
   buf.writeUInt16BE(written, offset);
   return offset + 2 + written;
 }
