@@ -9,11 +9,15 @@ import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { Broker } from '../../src/broker/broker.js';
 import type { CliIo } from '../../src/cli/connect-options.js';
 import { runPub } from '../../src/cli/pub.js';
 import { formatMessage, runSub } from '../../src/cli/sub.js';
 import type { Message } from '../../src/client/index.js';
+import { createListener } from '../../src/transport/index.js';
+import { silentLogger } from '../../src/util/logger.js';
 import { waitFor } from '../client/helpers.js';
+import { testCertificates } from '../helpers/certs.js';
 import { type MosquittoInstance, mosquittoSkipReason, startMosquitto } from '../helpers/mosquitto.js';
 
 const skip = mosquittoSkipReason ?? (existsSync('/usr/bin/mosquitto_sub') ? false : 'mosquitto-clients not installed');
@@ -317,6 +321,65 @@ describe('starling pub and starling sub against Mosquitto', { skip }, () => {
       await closed.stop();
     }
   });
+});
+
+test('sub rides out a broker restart: it reconnects, subscribes again and keeps printing', { skip }, async () => {
+  const own = await startMosquitto();
+  try {
+    const port = String(own.port);
+    const io = memoryIo();
+    const running = runSub(['-h', '127.0.0.1', '-p', port, '-t', 'restart/t', '-q', '1', '-C', '2', '-d'], io);
+    const subacks = (): number => io.err().split('received SUBACK').length - 1;
+    await waitFor(() => subacks() === 1, 'starling sub to subscribe');
+    await mosquittoPub(['-h', '127.0.0.1', '-p', port, '-t', 'restart/t', '-m', 'before', '-q', '1']);
+    await waitFor(() => io.out().includes('before'), 'the first message');
+    await own.restart();
+    await waitFor(() => subacks() === 2, 'starling sub to subscribe again', 10_000);
+    await mosquittoPub(['-h', '127.0.0.1', '-p', port, '-t', 'restart/t', '-m', 'after', '-q', '1']);
+    assert.equal(await running, 0);
+    assert.equal(io.out(), 'before\nafter\n');
+  } finally {
+    await own.stop();
+  }
+});
+
+test('pub and sub over TLS: --cafile verifies the server, --cert/--key present ours (mutual TLS)', async () => {
+  const certs = await testCertificates();
+  const broker = new Broker({ logger: silentLogger() });
+  await broker.start();
+  const listener = await createListener(
+    {
+      name: 'mqtts',
+      host: '127.0.0.1',
+      port: 0,
+      protocol: 'mqtts',
+      tls: { cert: certs.serverCert, key: certs.serverKey, ca: certs.caCert, requireClientCert: true },
+    },
+    (stream, meta) => broker.handle(stream, meta),
+    silentLogger(),
+  );
+  try {
+    const port = String(listener.address().port);
+    const tls = ['--cafile', certs.caCert, '--cert', certs.clientCert, '--key', certs.clientKey];
+    const io = memoryIo();
+    const running = runSub(['-h', '127.0.0.1', '-p', port, ...tls, '-t', 'secure/#', '-C', '1', '-v', '-d'], io);
+    await waitFor(() => io.err().includes('received SUBACK'), 'starling sub to subscribe over TLS');
+    const pub = memoryIo();
+    assert.equal(
+      await runPub(['-h', '127.0.0.1', '-p', port, ...tls, '-t', 'secure/a', '-m', 'sealed', '-q', '1'], pub),
+      0,
+      pub.err(),
+    );
+    assert.equal(await running, 0);
+    assert.equal(io.out(), 'secure/a sealed\n');
+    // Without --cafile the server's certificate is not trusted.
+    const untrusted = memoryIo();
+    assert.equal(await runPub(['-h', '127.0.0.1', '-p', port, '--insecure', '-t', 'x', '-m', 'x'], untrusted), 1);
+    assert.match(untrusted.err(), /^Connection error: /);
+  } finally {
+    await listener.close();
+    await broker.close();
+  }
 });
 
 test('usage errors exit 1 with a message, --help exits 0', async () => {
