@@ -127,12 +127,12 @@ export class Peer {
   }
 
   /** Asserts the broker sends DISCONNECT with `reasonCode` and closes (MQTT 5), or closes without a packet (3.1.1). */
-  async expectDisconnect(reasonCode: number): Promise<void> {
+  async expectDisconnect(reasonCode: number, timeoutMs = WAIT_MS): Promise<void> {
     if (this.version === 5) {
-      const packet = await this.expect('disconnect');
+      const packet = await this.expect('disconnect', timeoutMs);
       assert.equal(packet.reasonCode ?? 0, reasonCode, `DISCONNECT 0x${(packet.reasonCode ?? 0).toString(16)}`);
     }
-    await this.waitClosed();
+    await this.waitClosed(timeoutMs);
     assert.equal(this.queue.length, 0, `packets after the close: ${this.queue.map(describe).join(', ')}`);
   }
 

@@ -360,9 +360,9 @@ describe('MQTT 5.0 CONNECT, CONNACK, PINGREQ, DISCONNECT (server)', { concurrenc
     const connack = await peer.connect({ clientId: 'ska', keepAlive: 60 });
     assert.equal(connack.properties?.serverKeepAlive, 1);
     const started = Date.now();
-    await peer.expectDisconnect(ReasonCode.KeepAliveTimeout);
+    await peer.expectDisconnect(ReasonCode.KeepAliveTimeout, 4000);
     const elapsed = Date.now() - started;
-    assert.ok(elapsed >= 1300 && elapsed < 2600, `closed after ${elapsed} ms`);
+    assert.ok(elapsed >= 1300 && elapsed < 3500, `closed after ${elapsed} ms`);
   });
 
   test('[MQTT-3.1.2-22] [MQTT-3.2.2-22] without Server Keep Alive the client Keep Alive is used: 1.5 x Keep Alive of silence closes the connection', async (t) => {
@@ -375,9 +375,9 @@ describe('MQTT 5.0 CONNECT, CONNACK, PINGREQ, DISCONNECT (server)', { concurrenc
     // One peer pings every 400 ms and must survive; the silent one is closed after 1.5 s.
     const pinger = setInterval(() => talking.send({ type: 'pingreq' }), 400);
     t.after(() => clearInterval(pinger));
-    await silent.expectDisconnect(ReasonCode.KeepAliveTimeout);
+    await silent.expectDisconnect(ReasonCode.KeepAliveTimeout, 4000);
     const elapsed = Date.now() - started;
-    assert.ok(elapsed >= 1400 && elapsed < 2600, `closed after ${elapsed} ms`);
+    assert.ok(elapsed >= 1400 && elapsed < 3500, `closed after ${elapsed} ms`);
     await delay(300);
     clearInterval(pinger);
     assert.equal(talking.closed, false);
