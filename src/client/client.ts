@@ -30,6 +30,7 @@ import { type ClientOptions, type Payload, parseUrl } from './options.js';
 import { OutboundPublishes } from './outbound.js';
 import { PacketIdAllocator } from './packet-ids.js';
 import { connackReturnCodeToReason, reasonText } from './reason-text.js';
+import { PendingResponses } from './responses.js';
 import { InboundTopicAliases } from './topic-alias.js';
 import type { Transport, TransportFactory, TransportTarget } from './transport.js';
 import { TypedEmitter } from './typed-emitter.js';
@@ -69,12 +70,6 @@ interface ActiveSubscription {
   userProperties: Properties['userProperties'];
 }
 
-interface ResponseWaiter {
-  resolve: (message: Message) => void;
-  reject: (error: Error) => void;
-  timer: ReturnType<typeof setTimeout>;
-}
-
 /** One network connection's own state; callbacks of a replaced connection are ignored. */
 interface Link {
   transport: Transport | undefined;
@@ -96,10 +91,6 @@ const noTransport: TransportFactory = () =>
 function toBuffer(payload: Payload): Buffer {
   if (typeof payload === 'string') return Buffer.from(payload, 'utf8');
   return Buffer.isBuffer(payload) ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
-}
-
-function hex(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
 }
 
 /** [MQTT-3.3.2-2] no wildcards in a topic name; [MQTT-1.5.4-2] no U+0000. */
@@ -139,8 +130,7 @@ export class MqttClient extends TypedEmitter<ClientEvents> {
   readonly #inboundQos2 = new Set<number>();
   readonly #subscriptions = new Map<string, ActiveSubscription>();
   readonly #streams = new Set<MessageStream<Message>>();
-  readonly #responses = new Map<string, ResponseWaiter>();
-  #responseTopic: string | undefined;
+  readonly #responses = new PendingResponses();
   #responseSubscribing: Promise<unknown> | undefined;
 
   // Connection state: reset on every CONNACK.
@@ -380,26 +370,14 @@ export class MqttClient extends TypedEmitter<ClientEvents> {
     const responseTopic = await this.#ensureResponseTopic();
     const correlation = new Uint8Array(16);
     globalThis.crypto.getRandomValues(correlation);
-    const key = hex(correlation);
-    const timeout = options.timeout ?? this.#options.requestTimeout ?? 30_000;
-    const response = new Promise<Message>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#responses.delete(key);
-        reject(new MqttError(ReasonCode.UnspecifiedError, `no response on ${responseTopic} within ${timeout} ms`));
-      }, timeout);
-      this.#responses.set(key, { resolve, reject, timer });
-    });
+    const response = this.#responses.wait(correlation, options.timeout ?? this.#options.requestTimeout ?? 30_000);
     try {
       await this.publish(topic, payload, {
         ...options,
         properties: { ...options.properties, responseTopic, correlationData: Buffer.from(correlation) },
       });
     } catch (error) {
-      const waiter = this.#responses.get(key);
-      if (waiter) {
-        clearTimeout(waiter.timer);
-        this.#responses.delete(key);
-      }
+      this.#responses.cancel(correlation);
       throw error;
     }
     return response;
@@ -688,11 +666,7 @@ export class MqttClient extends TypedEmitter<ClientEvents> {
     for (const request of this.#requests.values()) request.reject(error);
     this.#requests.clear();
     this.#ids.clear();
-    for (const waiter of this.#responses.values()) {
-      clearTimeout(waiter.timer);
-      waiter.reject(error);
-    }
-    this.#responses.clear();
+    this.#responses.rejectAll(error);
     this.#reauthWaiter?.reject(error);
     this.#reauthWaiter = undefined;
     for (const stream of this.#streams) stream.close();
@@ -855,15 +829,7 @@ export class MqttClient extends TypedEmitter<ClientEvents> {
       const { topicAlias: _, ...properties } = source;
       if (properties.correlationData) properties.correlationData = Buffer.from(properties.correlationData);
       message.properties = properties;
-      if (this.#responses.size > 0 && properties.correlationData && topic === this.#responseTopic) {
-        const key = properties.correlationData.toString('hex');
-        const waiter = this.#responses.get(key);
-        if (waiter) {
-          this.#responses.delete(key);
-          clearTimeout(waiter.timer);
-          waiter.resolve(message);
-        }
-      }
+      this.#responses.match(message);
     }
     if (this.#held) this.#held.push(message);
     else this.#emitMessage(message);
@@ -950,12 +916,13 @@ export class MqttClient extends TypedEmitter<ClientEvents> {
   // --- Helpers --------------------------------------------------------------------------------
 
   async #ensureResponseTopic(): Promise<string> {
-    if (this.#responseTopic && this.#subscriptions.has(this.#responseTopic)) return this.#responseTopic;
+    const current = this.#responses.topic;
+    if (current && this.#subscriptions.has(current)) return current;
     if (!this.#responseSubscribing) {
       const base =
         this.#serverProperties.responseInformation ?? this.#options.responseTopicPrefix ?? 'starling/responses';
       const topic = `${base}/${this.#clientId.replace(/[+#/]/g, '_')}`;
-      this.#responseTopic = topic;
+      this.#responses.topic = topic;
       this.#responseSubscribing = this.subscribe(topic, { qos: 1 }).then(
         (codes) => {
           this.#responseSubscribing = undefined;
@@ -970,7 +937,7 @@ export class MqttClient extends TypedEmitter<ClientEvents> {
       );
     }
     await this.#responseSubscribing;
-    return this.#responseTopic as string;
+    return this.#responses.topic as string;
   }
 
   #randomHex(bytes: number): string {
