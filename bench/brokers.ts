@@ -135,7 +135,10 @@ const SCENARIOS: Scenario[] = [
 ];
 
 interface Measurement {
-  /** The headline value(s): msg/s; or latency p50/p99/max in ms; or bytes per connection. */
+  /**
+   * The headline value(s): msg/s and msg per broker CPU-second; or latency p50/p99/max in ms; or bytes
+   * per connection.
+   */
   values: number[];
   brokerCpuPercent?: number;
   generatorCpuPercent?: number;
@@ -194,7 +197,10 @@ async function runTraffic(s: Scenario, broker: RunningBroker): Promise<Measureme
     const lat = summary.latencyMs;
     return { ...base, values: [lat.p50, lat.p99, lat.max] };
   }
-  return { ...base, values: [summary.receivedPerSec] };
+  // Deliveries per CPU-second of the broker: less sensitive than msg/s to other load on the machine.
+  const brokerCpuS = cpuAtEnd - cpuAtStart;
+  const perCpu = brokerCpuS > 0 ? (summary.receivedPerSec * ((windowEnded - windowStarted) / 1000)) / brokerCpuS : 0;
+  return { ...base, values: [summary.receivedPerSec, Math.round(perCpu)] };
 }
 
 async function runMemory(broker: RunningBroker): Promise<Measurement> {
@@ -271,7 +277,7 @@ async function main(): Promise<number> {
             );
             record(s, b, m);
             log(
-              `  ${s.id} #${r + 1} ${b}: ${m.values.join(' / ') || m.note} (broker CPU ${m.brokerCpuPercent ?? '-'}%, generator CPU ${m.generatorCpuPercent ?? '-'}%${m.losses ? `, LOSSES ${m.losses}` : ''})`,
+              `  ${s.id} #${r + 1} ${b}: ${(s.kind === 'throughput' ? m.values.slice(0, 1) : m.values).join(' / ') || m.note} (broker CPU ${m.brokerCpuPercent ?? '-'}%, generator CPU ${m.generatorCpuPercent ?? '-'}%${m.losses ? `, LOSSES ${m.losses}` : ''})`,
             );
           }
         }
@@ -332,6 +338,25 @@ function ratio(a?: number, b?: number): string {
 }
 
 function renderTable(results: Results): string {
+  return `${renderMain(results)}\n\nThroughput per CPU-second of the broker (deliveries ÷ the broker's CPU time in the window):\n\n${renderPerCpu(results)}`;
+}
+
+function renderPerCpu(results: Results): string {
+  const rows = ['| scenario | Starling | Mosquitto | Aedes | S/M | S/A |', '|---|---:|---:|---:|---:|---:|'];
+  for (const s of selected) {
+    const perBroker = results.get(s.id);
+    if (!perBroker || s.kind !== 'throughput') continue;
+    const st = cell(perBroker.get('starling'), 1);
+    const mo = cell(perBroker.get('mosquitto'), 1);
+    const ae = cell(perBroker.get('aedes'), 1);
+    rows.push(
+      `| ${s.title} (msg per CPU-s) | ${st.text} | ${mo.text} | ${ae.text} | ${ratio(st.value, mo.value)} | ${ratio(st.value, ae.value)} |`,
+    );
+  }
+  return rows.join('\n');
+}
+
+function renderMain(results: Results): string {
   const head = `| scenario | Starling | Mosquitto | Aedes | S/M | S/A | ceiling¹ | CPU broker/generator² (S, M, A) |`;
   const rows = [head, '|---|---:|---:|---:|---:|---:|---:|---|'];
   for (const s of selected) {
