@@ -4,6 +4,7 @@
 import { isUtf8 } from 'node:buffer';
 import { connect, type Message, type MqttClient } from '../client/index.js';
 import { reasonText } from '../client/reason-text.js';
+import { topicMatches } from '../topics/match.js';
 import {
   type CliIo,
   type CommonFlags,
@@ -30,7 +31,11 @@ interface SubFlags extends CommonFlags {
   json: boolean;
   eol: boolean;
   skipRetained: boolean;
+  retainedOnly: boolean;
   retainAsPublished: boolean;
+  filterOut: string[];
+  unsubscribe: string[];
+  exitAfterSubscribe: boolean;
 }
 
 const usage = `Usage: starling sub {-t topic ... | -L URL} [options]
@@ -47,6 +52,10 @@ Subscribe options:
   --json                     one JSON object per message: topic, qos, retain, payload, properties
   -N                         no newline after each message
   -R                         do not print stale (retained) messages
+  --retained-only            print only retained messages; exit at the first live one
+  -T, --filter-out FILTER    do not print messages on topics matching FILTER (repeatable)
+  -U, --unsubscribe FILTER   unsubscribe from FILTER (with -c, to change a kept session)
+  -E                         exit once subscribed (to set up a kept session with -c)
   --retain-as-published      MQTT 5 subscription option
 
 ${commonUsage}`;
@@ -75,6 +84,10 @@ function subSpecs(): FlagSpec<SubFlags>[] {
     { names: ['--json'], values: 0, apply: (f) => (f.json = true) },
     { names: ['-N'], values: 0, apply: (f) => (f.eol = false) },
     { names: ['-R'], values: 0, apply: (f) => (f.skipRetained = true) },
+    { names: ['--retained-only'], values: 0, apply: (f) => (f.retainedOnly = true) },
+    { names: ['-T', '--filter-out'], values: 1, apply: (f, v) => f.filterOut.push(v) },
+    { names: ['-U', '--unsubscribe'], values: 1, apply: (f, v) => f.unsubscribe.push(v) },
+    { names: ['-E'], values: 0, apply: (f) => (f.exitAfterSubscribe = true) },
     { names: ['--retain-as-published'], values: 0, apply: (f) => (f.retainAsPublished = true) },
   ];
 }
@@ -229,7 +242,11 @@ export async function runSub(argv: string[], io: CliIo = processIo()): Promise<n
     json: false,
     eol: true,
     skipRetained: false,
+    retainedOnly: false,
     retainAsPublished: false,
+    filterOut: [],
+    unsubscribe: [],
+    exitAfterSubscribe: false,
   };
   let settings: ReturnType<typeof clientSettings>;
   try {
@@ -240,7 +257,9 @@ export async function runSub(argv: string[], io: CliIo = processIo()): Promise<n
     }
     checkFlags(flags);
     settings = clientSettings(flags);
-    if (flags.topics.length === 0) throw new Error('give at least one topic filter to subscribe to (-t)');
+    if (flags.topics.length === 0 && flags.unsubscribe.length === 0) {
+      throw new Error('give at least one topic filter to subscribe to (-t)');
+    }
   } catch (error) {
     if (!flags.quiet) io.stderr.write(`Error: ${describeFailure(error)}\nUse 'starling sub --help' to see usage.\n`);
     return 1;
@@ -291,6 +310,9 @@ export async function runSub(argv: string[], io: CliIo = processIo()): Promise<n
 
     connected.on('message', (message) => {
       if (finished || (flags.skipRetained && message.retain)) return;
+      if (flags.filterOut.some((filter) => topicMatches(filter, message.topic))) return;
+      // --retained-only: the first live message means the retained ones are all in.
+      if (flags.retainedOnly && !message.retain) return finish(0);
       io.stdout.write(render(flags, message));
       received++;
       if (flags.count !== undefined && received >= flags.count) finish(0);
@@ -308,24 +330,29 @@ export async function runSub(argv: string[], io: CliIo = processIo()): Promise<n
     }
 
     const v5 = flags.protocolVersion === 5;
-    connected
-      .subscribe(flags.topics, {
-        qos: flags.qos,
-        ...(v5 && flags.retainAsPublished ? { retainAsPublished: true } : {}),
-      })
-      .then((codes) => {
+    const subscribed =
+      flags.topics.length === 0
+        ? Promise.resolve([] as number[])
+        : connected.subscribe(flags.topics, {
+            qos: flags.qos,
+            ...(v5 && flags.retainAsPublished ? { retainAsPublished: true } : {}),
+          });
+    subscribed
+      .then(async (codes) => {
         const refused = codes.filter((code) => code >= 0x80);
-        if (refused.length === 0) return;
-        if (!flags.quiet) {
+        if (refused.length > 0 && !flags.quiet) {
           flags.topics.forEach((topic, index) => {
             const code = codes[index] ?? 0x80;
             if (code >= 0x80) io.stderr.write(`Warning: subscription to ${topic} refused: ${reasonText(code)}\n`);
           });
         }
-        if (refused.length === codes.length) {
+        if (refused.length > 0 && refused.length === codes.length) {
           if (!flags.quiet) io.stderr.write('Error: all subscription requests were refused\n');
-          finish(1);
+          return finish(1);
         }
+        // -U: leave filters of a kept session (with -c).
+        if (flags.unsubscribe.length > 0) await connected.unsubscribe(flags.unsubscribe);
+        if (flags.exitAfterSubscribe || flags.topics.length === 0) finish(0);
       })
       .catch((error: unknown) => {
         if (!flags.quiet) io.stderr.write(`Error: subscribe failed: ${describeFailure(error)}\n`);

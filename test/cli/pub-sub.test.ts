@@ -302,6 +302,41 @@ describe('starling pub and starling sub against Mosquitto', { skip }, () => {
     assert.match(refused.stderr, /^Connection error: connect ECONNREFUSED/);
   });
 
+  test('sub -c -E keeps a session that collects messages while away; -U leaves a filter of it', async () => {
+    const base = ['-h', '127.0.0.1', '-p', port, '-c', '-i', `kept-${Date.now()}`, '-q', '1'];
+    const topic = unique('kept');
+    assert.equal(await runSub([...base, '-t', `${topic}/#`, '-E'], memoryIo()), 0);
+    await mosquittoPub(['-h', '127.0.0.1', '-p', port, '-t', `${topic}/a`, '-m', 'while away', '-q', '1']);
+    const back = memoryIo();
+    assert.equal(await runSub([...base, '-t', `${topic}/#`, '-C', '1', '-v'], back), 0);
+    assert.equal(back.out(), `${topic}/a while away\n`);
+    assert.equal(await runSub([...base, '-U', `${topic}/#`], memoryIo()), 0);
+    await mosquittoPub(['-h', '127.0.0.1', '-p', port, '-t', `${topic}/a`, '-m', 'not kept', '-q', '1']);
+    const after = memoryIo();
+    assert.equal(await runSub([...base, '-t', `${topic}-other`, '-W', '1'], after), 27);
+    assert.equal(after.out(), '');
+  });
+
+  test('sub --retained-only prints the retained messages and stops at the first live one; -T filters out', async () => {
+    const topic = unique('retained-only');
+    for (const [sub, payload] of [
+      ['one', 'r1'],
+      ['two', 'r2'],
+      ['skip', 'r3'],
+    ]) {
+      await mosquittoPub(['-h', '127.0.0.1', '-p', port, '-t', `${topic}/${sub}`, '-m', payload, '-r', '-q', '1']);
+    }
+    const io = memoryIo();
+    const running = runSub(
+      ['-h', '127.0.0.1', '-p', port, '-t', `${topic}/#`, '--retained-only', '-T', `${topic}/skip`, '-v', '-d'],
+      io,
+    );
+    await waitFor(() => io.err().includes('received SUBACK'), 'starling sub to subscribe');
+    await mosquittoPub(['-h', '127.0.0.1', '-p', port, '-t', `${topic}/live`, '-m', 'now']);
+    assert.equal(await running, 0);
+    assert.deepEqual(io.out().trim().split('\n').sort(), [`${topic}/one r1`, `${topic}/two r2`]);
+  });
+
   test('a refused connection exits 1 and names the reason', async () => {
     const closed = await startMosquitto({ config: ['allow_anonymous false'] });
     try {
