@@ -539,6 +539,22 @@ describe('MQTT 3.1.1 and 3.1 (server)', { concurrency: true }, () => {
     assert.equal((await sub.expect('publish')).payload.toString(), 'x');
   });
 
+  test('3.1 (MQIsdp): CONNACK never sets the Session Present bit, which 3.1 does not define', async (t) => {
+    const bench = await Bench.open(t);
+    const first = await bench.connected('s31p', 3, { clean: false });
+    await first.subscribe('p31/t', 1);
+    first.disconnect();
+    await first.waitClosed();
+    const again = bench.peer(3);
+    again.send(again.connectPacket({ clientId: 's31p', clean: false }));
+    await again.expect('connack');
+    assert.deepEqual([...again.bytes.subarray(0, 4)], [0x20, 0x02, 0x00, 0x00]);
+    // The session was resumed all the same: its subscription delivers.
+    const pub = await bench.connected('p31', 3);
+    pub.publish({ topic: 'p31/t', payload: Buffer.from('x') });
+    assert.equal((await again.expect('publish')).topic, 'p31/t');
+  });
+
   test('cross-version: a 5.0 message with properties reaches a 3.1.1 subscriber as a plain 3.1.1 PUBLISH, expired ones not at all', async (t) => {
     const bench = await Bench.open(t);
     const sub = await bench.connected('old', 4, { clean: false });

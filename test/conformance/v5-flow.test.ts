@@ -43,6 +43,35 @@ describe('MQTT 5.0 QoS flows and session state (server)', { concurrency: true },
     );
   });
 
+  test('[MQTT-3.3.2-5] a message that expires while waiting behind a full Receive Maximum window is not delivered', async (t) => {
+    const bench = await Bench.open(t);
+    const sub = await bench.connected('win', 5, { properties: { receiveMaximum: 1 } });
+    await sub.subscribe('win/t', 1);
+    const pub = await bench.connected('pub');
+    pub.publish({ topic: 'win/t', qos: 1, packetId: 1, payload: Buffer.from('first') });
+    pub.publish({
+      topic: 'win/t',
+      qos: 1,
+      packetId: 2,
+      payload: Buffer.from('short'),
+      properties: { messageExpiryInterval: 1 },
+    });
+    pub.publish({
+      topic: 'win/t',
+      qos: 1,
+      packetId: 3,
+      payload: Buffer.from('long'),
+      properties: { messageExpiryInterval: 60 },
+    });
+    const first = await sub.expect('publish');
+    await delay(1100);
+    sub.send({ type: 'puback', packetId: first.packetId ?? 0 });
+    const next = await sub.expect('publish');
+    assert.equal(next.payload.toString(), 'long');
+    const left = next.properties?.messageExpiryInterval ?? 0;
+    assert.ok(left >= 58 && left <= 59, `interval ${left}`);
+  });
+
   test('[MQTT-4.3.3-7] a QoS 2 message past PUBREC is completed with PUBREL after its expiry', async (t) => {
     const bench = await Bench.open(t);
     const props = { sessionExpiryInterval: 60 };
