@@ -64,8 +64,8 @@ export class Connection {
   /** Packets received while CONNECT is being authenticated, handled once CONNACK is sent. */
   pendingPackets: Packet[] | undefined;
 
-  /** Inbound topic aliases (MQTT 5 section 3.3.2.3.4). */
-  readonly inboundAliases = new Map<number, string>();
+  /** Inbound topic aliases (MQTT 5 section 3.3.2.3.4), created on first use. */
+  inboundAliases: Map<number, string> | undefined;
   /** Outbound topic aliases, when the client allows them. */
   outboundAliases: Map<string, number> | undefined;
   /** Inbound QoS 1 messages whose PUBACK awaits a store commit (they count toward our Receive Maximum). */
@@ -176,9 +176,8 @@ export class Connection {
       !v5 ||
       (subscriptionIdentifiers === undefined && message.expiresAt === undefined && this.clientTopicAliasMaximum === 0)
     ) {
-      if (!message.forms) message.forms = new Array(12);
       const index = formIndex(v5, qos, retain);
-      let form = message.forms[index];
+      let form = message.formKey === index ? message.form : message.forms?.[index];
       if (!form) {
         form = encodePublishShared(
           {
@@ -192,7 +191,13 @@ export class Connection {
           },
           v5 ? 5 : 4,
         );
-        message.forms[index] = form;
+        if (message.formKey < 0) {
+          message.form = form;
+          message.formKey = index;
+        } else {
+          if (!message.forms) message.forms = new Array(12);
+          message.forms[index] = form;
+        }
       }
       bytes = qos === 0 ? form.bytes : withPacketId(form, packetId, dup);
     } else {
@@ -494,7 +499,12 @@ export class Connection {
       stream.write(out[0]);
       return;
     }
-    // One writev for the whole tick's packets.
+    if (bytes <= 16384) {
+      // Small packets: one copy into one buffer is cheaper than a Writable entry per packet.
+      stream.write(Buffer.concat(out, bytes));
+      return;
+    }
+    // Large batches: one writev for the whole tick's packets, without copying shared payloads.
     stream.cork();
     for (let i = 0; i < out.length; i++) stream.write(out[i]);
     stream.uncork();

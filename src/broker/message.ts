@@ -21,7 +21,10 @@ export interface Message {
   expiresAt: number | undefined;
   /** Client id of the publisher, for No Local; undefined for the broker's own messages. */
   origin: string | undefined;
-  /** Encoded PUBLISH forms, index formIndex(v5, qos, retain); filled on first use. */
+  /** The first encoded PUBLISH form and its formIndex(v5, qos, retain): most messages need only one. */
+  form: EncodedPublish | undefined;
+  formKey: number;
+  /** Further forms by formIndex, allocated when a second distinct form is needed. */
   forms: (EncodedPublish | undefined)[] | undefined;
   /** The store's view of the message, made once when first persisted. */
   stored: StoredMessage | undefined;
@@ -42,7 +45,20 @@ export function createMessage(
   origin: string | undefined,
   owned: boolean,
 ): Message {
-  return { topic, payload, owned, qos, retain, properties, expiresAt, origin, forms: undefined, stored: undefined };
+  return {
+    topic,
+    payload,
+    owned,
+    qos,
+    retain,
+    properties,
+    expiresAt,
+    origin,
+    form: undefined,
+    formKey: -1,
+    forms: undefined,
+    stored: undefined,
+  };
 }
 
 /** Copies the payload out of the socket chunk, once, before the message is kept past this tick. */

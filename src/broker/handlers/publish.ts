@@ -34,11 +34,12 @@ export function handlePublish(connection: Connection, packet: PublishPacket): vo
       throw new MqttError(ReasonCode.TopicAliasInvalid, `topic alias ${alias} outside 1..${config.topicAliasMaximum}`);
     }
     if (topic.length === 0) {
-      const mapped = connection.inboundAliases.get(alias);
+      const mapped = connection.inboundAliases?.get(alias);
       // An alias with no mapping on this connection is a Protocol Error (section 3.3.2.3.4).
       if (mapped === undefined) throw new MqttError(ReasonCode.ProtocolError, `topic alias ${alias} is not mapped`);
       topic = mapped;
     } else {
+      if (!connection.inboundAliases) connection.inboundAliases = new Map();
       connection.inboundAliases.set(alias, topic);
     }
   }
