@@ -281,10 +281,10 @@ describe('CONNECT / CONNACK', () => {
     const b = await broker();
     const client = await connected(b, 'idle', 5, { keepAlive: 1 });
     const started = Date.now();
-    const disconnect = await client.expect('disconnect', 3000);
+    const disconnect = await client.expect('disconnect', 5000);
     assert.equal(disconnect.reasonCode, ReasonCode.KeepAliveTimeout);
     const waited = Date.now() - started;
-    assert.ok(waited >= 1400 && waited < 2500, `closed after ${waited} ms`);
+    assert.ok(waited >= 1400 && waited < 4000, `closed after ${waited} ms`);
     await client.waitClosed();
   });
 
