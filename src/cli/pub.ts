@@ -32,6 +32,8 @@ interface PubFlags extends CommonFlags {
   source: MessageSource | undefined;
   sources: number;
   retain: boolean;
+  repeat: number;
+  repeatDelay: number;
 }
 
 const usage = `Usage: starling pub {-t topic | -L URL} {-m message | -f file | -l | -n | -s} [options]
@@ -44,6 +46,8 @@ Publish options:
   -s, --stdin-file           all of stdin as one message
   -n, --null-message         a zero-length message
   -r, --retain               retain the message
+  --repeat COUNT             publish the message COUNT times (with -m, -f, -n or -s)
+  --repeat-delay SECONDS     wait between repeated messages
 
 ${commonUsage}`;
 
@@ -60,6 +64,22 @@ function pubSpecs(): FlagSpec<PubFlags>[] {
     { names: ['-s', '--stdin-file'], values: 0, apply: (f) => source(f, { kind: 'stdin' }) },
     { names: ['-n', '--null-message'], values: 0, apply: (f) => source(f, { kind: 'null' }) },
     { names: ['-r', '--retain'], values: 0, apply: (f) => (f.retain = true) },
+    {
+      names: ['--repeat'],
+      values: 1,
+      apply: (f, v) => {
+        if (!/^\d+$/.test(v) || Number(v) < 1) throw new Error(`--repeat must be a positive whole number, got '${v}'`);
+        f.repeat = Number(v);
+      },
+    },
+    {
+      names: ['--repeat-delay'],
+      values: 1,
+      apply: (f, v) => {
+        if (!/^\d+(\.\d+)?$/.test(v)) throw new Error(`--repeat-delay must be a number of seconds, got '${v}'`);
+        f.repeatDelay = Number(v);
+      },
+    },
   ];
 }
 
@@ -79,7 +99,14 @@ export function describeFailure(error: unknown): string {
 }
 
 export async function runPub(argv: string[], io: CliIo = processIo()): Promise<number> {
-  const flags: PubFlags = { ...defaultFlags(), source: undefined, sources: 0, retain: false };
+  const flags: PubFlags = {
+    ...defaultFlags(),
+    source: undefined,
+    sources: 0,
+    retain: false,
+    repeat: 1,
+    repeatDelay: 0,
+  };
   let settings: ReturnType<typeof clientSettings>;
   try {
     parseFlags(argv, flags, pubSpecs());
@@ -138,7 +165,11 @@ export async function runPub(argv: string[], io: CliIo = processIo()): Promise<n
   let code = 0;
   try {
     if (payload !== undefined) {
-      await client.publish(topic, payload, publishOptions);
+      for (let i = 0; i < flags.repeat; i++) {
+        if (i > 0 && flags.repeatDelay > 0)
+          await new Promise((resolve) => setTimeout(resolve, flags.repeatDelay * 1000));
+        await client.publish(topic, payload, publishOptions);
+      }
     } else {
       // Many publishes in flight at once, but a bounded number, so a large input does not pile up.
       const pending = new Set<Promise<void>>();

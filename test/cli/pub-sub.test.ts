@@ -10,7 +10,14 @@ import { PassThrough, Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Broker } from '../../src/broker/broker.js';
-import type { CliIo } from '../../src/cli/connect-options.js';
+import {
+  type CliIo,
+  checkFlags,
+  clientSettings,
+  commonFlagSpecs,
+  defaultFlags,
+  parseFlags,
+} from '../../src/cli/connect-options.js';
 import { runPub } from '../../src/cli/pub.js';
 import { formatMessage, runSub } from '../../src/cli/sub.js';
 import type { Message } from '../../src/client/index.js';
@@ -337,6 +344,48 @@ describe('starling pub and starling sub against Mosquitto', { skip }, () => {
     assert.deepEqual(io.out().trim().split('\n').sort(), [`${topic}/one r1`, `${topic}/two r2`]);
   });
 
+  test('--will-* flags: the broker publishes the will when a starling process dies; --repeat sends again', async () => {
+    const main = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+    const topic = unique('will');
+    const watcher = await mosquittoSub([
+      '-h',
+      '127.0.0.1',
+      '-p',
+      port,
+      '-t',
+      `${topic}/#`,
+      '-C',
+      '4',
+      '-F',
+      '%t %p %r',
+    ]);
+    const dying = spawn(process.execPath, [
+      ...[main, 'sub', '-h', '127.0.0.1', '-p', port, '-t', `${topic}/nothing`, '-d'],
+      ...['--will-topic', `${topic}/status`, '--will-payload', 'lost', '--will-qos', '1', '--will-retain'],
+    ]);
+    children.add(dying);
+    let err = '';
+    dying.stderr.on('data', (chunk: Buffer) => {
+      err += chunk.toString();
+    });
+    await waitFor(() => err.includes('received SUBACK'), 'the process to subscribe', 10_000);
+    dying.kill('SIGKILL');
+    await new Promise((resolve) => dying.once('exit', resolve));
+    children.delete(dying);
+    const io = memoryIo();
+    assert.equal(
+      await runPub(['-h', '127.0.0.1', '-p', port, '-t', `${topic}/again`, '-m', 'x', '--repeat', '3'], io),
+      0,
+    );
+    assert.equal(await watcher.exited, 0);
+    assert.deepEqual(watcher.lines(), [
+      `${topic}/status lost 0`,
+      `${topic}/again x 0`,
+      `${topic}/again x 0`,
+      `${topic}/again x 0`,
+    ]);
+  });
+
   test('a refused connection exits 1 and names the reason', async () => {
     const closed = await startMosquitto({ config: ['allow_anonymous false'] });
     try {
@@ -438,6 +487,56 @@ test('usage errors exit 1 with a message, --help exits 0', async () => {
   const noTopic = memoryIo();
   assert.equal(await runSub([], noTopic), 1);
   assert.match(noTopic.err(), /at least one topic filter/);
+});
+
+test('-D, -c, -x, -V, --will-* and TLS flags become the client options mosquitto would use', () => {
+  const flags = parseFlags(
+    [
+      ...['-h', '::1', '-i', 'dev-1', '-c', '-k', '15', '-u', 'ann', '-P', 'pw', '--insecure'],
+      ...['-D', 'connect', 'user-property', 'site', 'lab', '-D', 'connect', 'receive-maximum', '10'],
+      ...['-D', 'connect', 'topic-alias-maximum', '5', '-D', 'connect', 'request-response-information', '1'],
+      ...['--will-topic', 'dev/1/status', '--will-payload', 'lost', '--will-qos', '1', '--will-retain'],
+      ...['-D', 'will', 'will-delay-interval', '30', '-D', 'will', 'content-type', 'text/plain'],
+    ],
+    defaultFlags(),
+    commonFlagSpecs(),
+  );
+  checkFlags(flags);
+  const { url, options } = clientSettings(flags);
+  // TLS (from --insecure) moves the default port to 8883; an IPv6 host is bracketed.
+  assert.equal(url, 'mqtts://[::1]:8883');
+  assert.deepEqual(options, {
+    protocolVersion: 5,
+    keepalive: 15,
+    clean: false,
+    clientId: 'dev-1',
+    username: 'ann',
+    password: 'pw',
+    tls: { verifyHostname: false },
+    will: {
+      topic: 'dev/1/status',
+      payload: 'lost',
+      qos: 1,
+      retain: true,
+      properties: { willDelayInterval: 30, contentType: 'text/plain' },
+    },
+    // -c on MQTT 5 keeps the session for ever, as mosquitto does, unless -x says otherwise.
+    sessionExpiryInterval: 0xffffffff,
+    receiveMaximum: 10,
+    topicAliasMaximum: 5,
+    requestResponseInformation: true,
+    userProperties: [['site', 'lab']],
+  });
+  const v311 = parseFlags(
+    ['-V', '311', '-x', '60', '-L', 'mqtt://u:p@broker:1999/a/b'],
+    defaultFlags(),
+    commonFlagSpecs(),
+  );
+  const settings311 = clientSettings(v311);
+  assert.equal(settings311.url, 'mqtt://u:p@broker:1999');
+  assert.deepEqual(v311.topics, ['a/b']);
+  assert.equal(settings311.options.protocolVersion, 4);
+  assert.equal(settings311.options.sessionExpiryInterval, undefined);
 });
 
 test('-F renders mosquitto_sub format sequences and escapes', () => {
