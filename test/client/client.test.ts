@@ -181,6 +181,35 @@ test('[MQTT-3.3.4-9] a server exceeding our Receive Maximum is disconnected with
   assert.equal(disconnect?.reasonCode, ReasonCode.ReceiveMaximumExceeded);
 });
 
+test('[MQTT-4.13.1-1] malformed bytes or a second CONNACK from the server close the connection with a reason, and the client reconnects', async () => {
+  const server = await serve(
+    5,
+    politeServer((connection, packet) => {
+      if (packet.type !== 'connect') return false;
+      connection.send({ type: 'connack', sessionPresent: false, reasonCode: 0 });
+      const index = server.connections.indexOf(connection);
+      // First a packet type 0 (reserved), then a second CONNACK; the third connection is left alone.
+      if (index === 0) connection.sendRaw(Buffer.from([0x00, 0x00]));
+      if (index === 1) connection.send({ type: 'connack', sessionPresent: false, reasonCode: 0 });
+      return true;
+    }),
+  );
+  const c = new MqttClient(`mqtt://127.0.0.1:${server.port}`, { reconnect: { initialDelay: 10, jitter: 0 } });
+  clients.push(c);
+  const errors: MqttError[] = [];
+  c.on('error', (error) => errors.push(error as MqttError));
+  await c.connect();
+  await waitFor(() => server.connections.length === 3 && c.connected, 'the third connection');
+  assert.deepEqual(
+    errors.map((e) => e.reasonCode),
+    [ReasonCode.MalformedPacket, ReasonCode.ProtocolError],
+  );
+  assert.deepEqual(
+    server.connections.slice(0, 2).map((conn) => ofType(conn.received, 'disconnect')[0]?.reasonCode),
+    [ReasonCode.MalformedPacket, ReasonCode.ProtocolError],
+  );
+});
+
 test('a PUBACK or PUBREC with a failure reason code rejects the publish with that code', async () => {
   const server = await serve(
     5,
