@@ -299,6 +299,12 @@ export async function mqttjs(port: number, options: IClientOptions = {}): Promis
     connectTimeout: 5000,
     ...options,
   });
+  // mqtt.js leaves Nagle's algorithm on: a PUBACK followed by a PUBLISH would then wait for a delayed ACK (40 ms).
+  const noDelay = (): void => {
+    (client.stream as { setNoDelay?: (on: boolean) => void } | undefined)?.setNoDelay?.(true);
+  };
+  noDelay();
+  client.on('connect', noDelay);
   try {
     await new Promise<void>((resolve, reject) => {
       client.once('connect', () => resolve());
