@@ -12,6 +12,7 @@ import { type Logger, silentLogger } from '../util/logger.js';
 import { TypedEmitter } from '../util/typed-emitter.js';
 import { Connection } from './connection.js';
 import type { BrokerHooks, PublishedEvent } from './hooks.js';
+import { KeepAliveSweep } from './keep-alive.js';
 import { createMessage, fromStored, type Message, ownPayload, toStored } from './message.js';
 import {
   type BrokerConfig,
@@ -91,6 +92,8 @@ export class Broker extends TypedEmitter<BrokerEvents> implements SessionHost {
   readonly subscriptions = new SubscriptionIndex();
   readonly retained = new RetainedTree<Message>();
   readonly connections = new Set<Connection>();
+  /** Keep Alive for every connection, one timer. */
+  readonly keepAlive: KeepAliveSweep;
   readonly limits: SessionHost['limits'];
   /** False when the authorizer is the allow-all default, so the hot path skips the calls. */
   readonly checkPublish: boolean;
@@ -112,6 +115,7 @@ export class Broker extends TypedEmitter<BrokerEvents> implements SessionHost {
     this.authorizer = options.authorizer ?? allowAllAuthorizer;
     this.hooks = options.hooks ?? {};
     this.stats = new BrokerStats(this);
+    this.keepAlive = new KeepAliveSweep(this.clock);
     this.limits = {
       maxQueuedMessages: this.config.maxQueuedMessages,
       maxQueuedBytes: this.config.maxQueuedBytes,
@@ -171,6 +175,7 @@ export class Broker extends TypedEmitter<BrokerEvents> implements SessionHost {
     const wasRunning = this.#state === 'running';
     this.#state = 'closing';
     this.#sys.stop();
+    this.keepAlive.stop();
     const listeners = this.#listeners.splice(0);
     for (const connection of [...this.connections]) {
       // 5.0 section 3.14.2.1: DISCONNECT 0x8B Server shutting down.

@@ -18,7 +18,7 @@ import { handlePubrel } from './handlers/pubrel.js';
 import { handleSubscribe } from './handlers/subscribe.js';
 import { handleUnsubscribe } from './handlers/unsubscribe.js';
 import type { AuthEvent, AuthResult, HookClient } from './hooks.js';
-import type { KeepAlive } from './keep-alive.js';
+import type { KeepAliveTarget } from './keep-alive.js';
 import { formIndex, type Message } from './message.js';
 import type { Session } from './session.js';
 
@@ -30,7 +30,7 @@ const NO_LIMIT = 268_435_460;
  * One network connection's protocol state machine: bytes in through the decoder, one dispatch switch to a
  * handler per packet type, and outgoing packets collected and written once per tick.
  */
-export class Connection {
+export class Connection implements KeepAliveTarget {
   readonly broker: Broker;
   readonly stream: Duplex;
   readonly meta: ConnectionMeta;
@@ -41,7 +41,9 @@ export class Connection {
   username: string | undefined;
   session: Session | undefined;
   hookClient: HookClient | undefined;
-  keepAlive: KeepAlive | undefined;
+  /** Keep Alive bookkeeping for the broker's sweep (0: not enforced). */
+  lastActivity = 0;
+  keepAliveLimitMs = 0;
   /** Session Expiry Interval the CONNECT asked for (0 forbids setting one on DISCONNECT [MQTT-3.14.2-2]). */
   connectSessionExpiry = 0;
 
@@ -303,6 +305,19 @@ export class Connection {
     this.#afterInput();
   }
 
+  /** Starts Keep Alive enforcement after CONNACK (seconds; 0 = none). */
+  startKeepAlive(seconds: number): void {
+    if (seconds === 0) return;
+    this.keepAliveLimitMs = seconds * 1500;
+    this.lastActivity = this.broker.clock.now();
+    this.broker.keepAlive.add(this);
+  }
+
+  keepAliveExpired(): void {
+    this.broker.logger.info({ clientId: this.clientId }, 'closing connection: keep alive timeout');
+    this.disconnect(ReasonCode.KeepAliveTimeout);
+  }
+
   /** Runs the onAuth hook (sync or async) and hands its answer to continueAuth. */
   runAuth(event: AuthEvent): void {
     const hooks = this.broker.hooks;
@@ -411,7 +426,7 @@ export class Connection {
     if (this.state === 'closed') return;
     const broker = this.broker;
     broker.stats.bytesReceived += chunk.length;
-    this.keepAlive?.touch(broker.clock.now());
+    if (this.keepAliveLimitMs !== 0) this.lastActivity = broker.clock.now();
     try {
       this.decoder.push(chunk);
     } catch (error) {
@@ -547,7 +562,7 @@ export class Connection {
     const wasConnected = this.state === 'connected';
     this.state = 'closed';
     this.clearConnectTimer();
-    this.keepAlive?.stop();
+    if (this.keepAliveLimitMs !== 0) this.broker.keepAlive.delete(this);
     this.#acks = [];
     this.#acksQos1 = [];
     this.broker.connectionClosed(this, wasConnected, reasonCode);

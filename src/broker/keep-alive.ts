@@ -1,47 +1,63 @@
 import type { Clock } from '../util/clock.js';
 
+/** A connection whose Keep Alive is enforced. */
+export interface KeepAliveTarget {
+  /** Time (ms) bytes last arrived; the connection updates it per chunk, a plain store. */
+  lastActivity: number;
+  /** One and a half times the Keep Alive, in ms. */
+  keepAliveLimitMs: number;
+  /** Called once the limit has passed without input. */
+  keepAliveExpired(): void;
+}
+
 /**
- * Keep Alive enforcement (MQTT section 3.1.2.10): when nothing arrives for one and a half times the Keep Alive
- * the connection is closed [MQTT-3.1.2-22] (5.0: [MQTT-3.1.2-22], 3.1.1: [MQTT-3.1.2-24]). One timer per
- * connection, re-armed from the time of the last received bytes instead of being reset per packet.
+ * Keep Alive enforcement (MQTT section 3.1.2.10): a connection that sends nothing for one and a half times its
+ * Keep Alive is closed (5.0 [MQTT-3.1.2-22], 3.1.1 [MQTT-3.1.2-24]). One timer sweeps every connection, instead
+ * of a timer per connection, so an idle connection costs no timer at all; the close comes within one sweep
+ * interval after the limit.
  */
-export class KeepAlive {
+export class KeepAliveSweep {
   readonly #clock: Clock;
-  readonly #limitMs: number;
-  readonly #expire: () => void;
-  #lastActivity: number;
+  readonly #intervalMs: number;
+  readonly #targets = new Set<KeepAliveTarget>();
   #timer: NodeJS.Timeout | undefined;
 
-  constructor(seconds: number, clock: Clock, expire: () => void) {
+  constructor(clock: Clock, intervalMs = 1000) {
     this.#clock = clock;
-    this.#limitMs = seconds * 1500;
-    this.#expire = expire;
-    this.#lastActivity = clock.now();
+    this.#intervalMs = intervalMs;
   }
 
-  /** Called for every chunk received: a plain store, no timer work. */
-  touch(now: number): void {
-    this.#lastActivity = now;
+  get size(): number {
+    return this.#targets.size;
   }
 
-  start(): void {
-    if (this.#limitMs > 0) this.#arm(this.#limitMs);
+  add(target: KeepAliveTarget): void {
+    this.#targets.add(target);
+    if (!this.#timer) {
+      this.#timer = setInterval(this.#sweep, this.#intervalMs);
+      this.#timer.unref?.();
+    }
+  }
+
+  delete(target: KeepAliveTarget): void {
+    this.#targets.delete(target);
+    if (this.#targets.size === 0) this.stop();
   }
 
   stop(): void {
-    if (this.#timer) clearTimeout(this.#timer);
+    if (this.#timer) clearInterval(this.#timer);
     this.#timer = undefined;
   }
 
-  #arm(ms: number): void {
-    this.#timer = setTimeout(this.#check, ms);
-    this.#timer.unref?.();
-  }
-
-  readonly #check = (): void => {
-    this.#timer = undefined;
-    const idle = this.#clock.now() - this.#lastActivity;
-    if (idle >= this.#limitMs) this.#expire();
-    else this.#arm(this.#limitMs - idle);
+  readonly #sweep = (): void => {
+    const now = this.#clock.now();
+    // Deleting the current element while iterating a Set is safe.
+    for (const target of this.#targets) {
+      if (now - target.lastActivity >= target.keepAliveLimitMs) {
+        this.#targets.delete(target);
+        target.keepAliveExpired();
+      }
+    }
+    if (this.#targets.size === 0) this.stop();
   };
 }

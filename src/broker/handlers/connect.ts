@@ -6,7 +6,6 @@ import type { StoredWill } from '../../store/types.js';
 import { isValidTopicName } from '../../topics/index.js';
 import type { Connection } from '../connection.js';
 import type { AuthResult } from '../hooks.js';
-import { KeepAlive } from '../keep-alive.js';
 
 const NEVER = 0xffffffff;
 
@@ -146,13 +145,7 @@ export function handleConnect(connection: Connection, packet: ConnectPacket): vo
       keepAlive,
       connackProperties: connack,
     });
-    if (keepAlive > 0 && connection.ready) {
-      connection.keepAlive = new KeepAlive(keepAlive, broker.clock, () => {
-        broker.logger.info({ clientId }, 'closing connection: keep alive timeout');
-        connection.disconnect(ReasonCode.KeepAliveTimeout);
-      });
-      connection.keepAlive.start();
-    }
+    if (connection.ready) connection.startKeepAlive(keepAlive);
     connection.replayPending();
   };
 
