@@ -293,6 +293,7 @@ export async function runSub(argv: string[], io: CliIo = processIo()): Promise<n
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
       io.signal?.removeEventListener('abort', onSignal);
+      io.stdout.off('error', onOutputError);
       const { sessionExpiryInterval, ...properties } = flags.properties.disconnect;
       connected
         .end({
@@ -303,6 +304,9 @@ export async function runSub(argv: string[], io: CliIo = processIo()): Promise<n
         .then(() => resolve(code));
     };
     const onSignal = (): void => finish(0);
+    // `starling sub ... | head -1`: the reader went away, which ends us quietly.
+    const onOutputError = (): void => finish(0);
+    io.stdout.once('error', onOutputError);
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
     if (io.signal?.aborted) return finish(0);
