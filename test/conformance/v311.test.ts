@@ -51,7 +51,7 @@ describe('MQTT 3.1.1 and 3.1 (server)', { concurrency: true }, () => {
     assert.equal(m.qos, 1);
   });
 
-  test('[MQTT-3.1.2-6] [MQTT-3.2.2-1] 3.1.1: CleanSession 1 discards the old session and gets Session Present 0; the session ends with the connection', async (t) => {
+  test('[MQTT-3.1.2-6] [MQTT-3.1.4-3] [MQTT-3.2.2-1] 3.1.1: CleanSession 1 discards the old session and gets Session Present 0; the session ends with the connection', async (t) => {
     const bench = await Bench.open(t);
     const first = await bench.connected('c', 4, { clean: false });
     await first.subscribe('c/t', 1);
@@ -151,6 +151,29 @@ describe('MQTT 3.1.1 and 3.1 (server)', { concurrency: true }, () => {
     denied.send(denied.connectPacket({ clientId: 's', clean: false, username: 'other' }));
     await denied.waitClosed();
     assert.deepEqual([...denied.bytes], [0x20, 0x02, 0x00, 0x05]);
+  });
+
+  test('[MQTT-3.1.4-5] 3.1.1: after a refused CONNECT nothing the client sent after it is processed', async (t) => {
+    const authenticator: Authenticator = {
+      authenticate: (r) => (r.username === 'ok' ? { ok: true } : { ok: false, reasonCode: ReasonCode.NotAuthorized }),
+    };
+    const bench = await Bench.open(t, { authenticator });
+    const watcher = await bench.connected('w', 4, { username: 'ok' });
+    await watcher.subscribe('leak/#', 0);
+    const refused = bench.peer(4);
+    refused.sendRaw([
+      ...refused.connectBytes({ clientId: 'r', username: 'no' }),
+      0x31,
+      0x09,
+      0x00,
+      0x06,
+      ...Buffer.from('leak/x'),
+      0x78,
+    ]);
+    await refused.waitClosed();
+    assert.deepEqual([...refused.bytes], [0x20, 0x02, 0x00, 0x05]);
+    await watcher.expectNothing(100);
+    assert.equal(bench.broker.retained.size, 0);
   });
 
   test('[MQTT-3.1.2-24] 3.1.1: no packet for 1.5 x Keep Alive closes the connection (no DISCONNECT is sent)', async (t) => {

@@ -633,8 +633,12 @@ describe('MQTT 5.0 PUBLISH and QoS flows (server)', { concurrency: true }, () =>
     assert.equal(pubrec.properties?.reasonString, undefined);
   });
 
-  test('[MQTT-3.4.2-2] [MQTT-3.5.2-2] [MQTT-3.2.2-19] a Reason String is left out rather than exceed the client Maximum Packet Size', async (t) => {
-    const authorizer: Authorizer = { canPublish: () => false, canSubscribe: () => true, canRead: () => true };
+  test('[MQTT-3.2.2-19] [MQTT-3.2.2-20] [MQTT-3.4.2-2] [MQTT-3.4.2-3] [MQTT-3.5.2-2] [MQTT-3.5.2-3] [MQTT-3.6.2-2] [MQTT-3.6.2-3] [MQTT-3.7.2-2] [MQTT-3.7.2-3] [MQTT-3.9.2-1] [MQTT-3.9.2-2] [MQTT-3.11.2-1] [MQTT-3.11.2-2] no CONNACK, acknowledgement, SUBACK or UNSUBACK exceeds the client Maximum Packet Size through a Reason String or User Property', async (t) => {
+    const authorizer: Authorizer = {
+      canPublish: () => false,
+      canSubscribe: (_c, filter) => !filter.startsWith('deny'),
+      canRead: () => true,
+    };
     const bench = await Bench.open(t, { authorizer });
     const small = await bench.connected('small', 5, { properties: { maximumPacketSize: 16 } });
     small.publish({ topic: 'deny/t', qos: 1, packetId: 1, payload: Buffer.from('x') });
@@ -643,14 +647,24 @@ describe('MQTT 5.0 PUBLISH and QoS flows (server)', { concurrency: true }, () =>
     small.publish({ topic: 'deny/t', qos: 2, packetId: 2, payload: Buffer.from('x') });
     const pubrec = await small.expect('pubrec');
     assert.equal(pubrec.reasonCode, ReasonCode.NotAuthorized);
+    small.send({ type: 'pubrel', packetId: 2 });
+    assert.equal((await small.expect('pubcomp')).reasonCode, ReasonCode.PacketIdentifierNotFound);
+    small.send({ type: 'pubrec', packetId: 3 });
+    assert.equal((await small.expect('pubrel')).reasonCode, ReasonCode.PacketIdentifierNotFound);
+    assert.deepEqual(await small.subscribe('deny/#', 0), [ReasonCode.NotAuthorized]);
+    small.send({ type: 'unsubscribe', packetId: 4, topicFilters: ['none'] });
+    assert.deepEqual((await small.expect('unsuback')).reasonCodes, [ReasonCode.NoSubscriptionExisted]);
     // Every packet the broker sent fits in 16 bytes (CONNACK included).
     let offset = 0;
     const bytes = small.bytes;
+    let packets = 0;
     while (offset < bytes.length) {
       const length = (bytes[offset + 1] ?? 0) + 2; // all remaining lengths here are one byte
       assert.ok(length <= 16, `a ${length}-byte packet of type ${(bytes[offset] ?? 0) >> 4}`);
       offset += length;
+      packets++;
     }
+    assert.equal(packets, 7);
   });
 
   test('[MQTT-3.1.2-24] [MQTT-3.1.2-25] a PUBLISH over the client Maximum Packet Size is not sent, later ones are', async (t) => {
