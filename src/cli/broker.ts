@@ -1,4 +1,5 @@
 import type { Writable } from 'node:stream';
+import { type AdminServer, startAdminServer } from '../admin/server.js';
 import { AclAuthorizer } from '../auth/acl.js';
 import { PasswordFileAuthenticator } from '../auth/password-file.js';
 import type { Authorizer } from '../auth/types.js';
@@ -15,6 +16,8 @@ import { type ListenerAuthPolicy, ListenerPolicyAuthenticator } from './listener
 export interface RunningBroker {
   readonly broker: Broker;
   readonly listeners: readonly Listener[];
+  /** The admin HTTP server (health, metrics, API, dashboard) when `admin.enabled`. */
+  readonly admin: AdminServer | undefined;
   /** Re-reads the password file, the ACL file and TLS certificates; a broken one keeps the old one in force. */
   reload(): Promise<{ ok: boolean; errors: string[] }>;
   /** Graceful: MQTT 5 clients get DISCONNECT 0x8B, the store is flushed, the listeners closed. */
@@ -106,6 +109,20 @@ export async function startBroker(config: StarlingConfig, options: StartOptions 
     throw error;
   }
 
+  let admin: AdminServer | undefined;
+  if (config.admin.enabled) {
+    const { host, port, token } = config.admin;
+    try {
+      admin = await keyed(`admin (http://${host}:${port})`, () =>
+        startAdminServer(broker, { host, port, logger, listeners, ...(token ? { token } : {}) }),
+      );
+    } catch (error) {
+      await Promise.all(listeners.map((l) => l.close()));
+      await broker.close();
+      throw error;
+    }
+  }
+
   const reload = async () => {
     const errors: string[] = [];
     const attempt = async (what: string, action: () => Promise<void>) => {
@@ -133,8 +150,11 @@ export async function startBroker(config: StarlingConfig, options: StartOptions 
   let closing: Promise<void> | undefined;
   const close = () => {
     closing ??= (async () => {
+      // /health answers 503 while the broker stops, and the admin server goes last.
+      admin?.shuttingDown();
       await broker.close();
       await Promise.all(listeners.map((l) => l.close({ graceMs: 3000 })));
+      await admin?.close();
     })();
     return closing;
   };
@@ -143,8 +163,12 @@ export async function startBroker(config: StarlingConfig, options: StartOptions 
       const anonymous = policies.get(listener.name)?.allowAnonymous ? 'anonymous allowed' : 'anonymous refused';
       logger.info({ listener: listener.name }, `listening on ${listener.url()} (${anonymous})`);
     }
+    if (admin) {
+      const protectedApi = config.admin.token ? 'API token required' : 'no API token';
+      logger.info({ admin: admin.url }, `admin on ${admin.url} (health, metrics, dashboard; ${protectedApi})`);
+    }
   };
-  return { broker, listeners, reload, close, announce };
+  return { broker, listeners, admin, reload, close, announce };
 }
 
 /** Runs a start-up step; its error is re-thrown with the configuration key it concerns in front. */

@@ -2,8 +2,9 @@
 import { readFileSync, realpathSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { type BrokerFlags, loadConfig } from '../config/load.js';
+import type { StarlingConfig } from '../config/schema.js';
 import { createLogger } from '../util/logger.js';
 import { serveUntilSignal, startBroker } from './broker.js';
 
@@ -71,6 +72,8 @@ interface BrokerCommandOptions {
   passwordFile?: string;
   aclFile?: string;
   allowAnonymous?: boolean;
+  adminPort?: number;
+  adminHost?: string;
 }
 
 function buildProgram(io: MainIo, onBroker: (options: BrokerCommandOptions, command: Command) => void): Command {
@@ -112,6 +115,12 @@ function buildProgram(io: MainIo, onBroker: (options: BrokerCommandOptions, comm
     .option('--acl-file <file>', 'ACL file (Mosquitto syntax)')
     .option('--allow-anonymous', 'accept clients without credentials on every listener')
     .option('--no-allow-anonymous', 'refuse clients without credentials, loopback included')
+    .option(
+      '--admin-port <port>',
+      'serve /health, /metrics and the dashboard over HTTP on this port (0 for any free port)',
+      parsePortFlag,
+    )
+    .option('--admin-host <host>', 'address of the admin HTTP server (default 127.0.0.1); turns it on')
     .action((options: BrokerCommandOptions, command: Command) => onBroker(options, command));
 
   for (const [name, { summary }] of Object.entries(delegated)) {
@@ -156,7 +165,7 @@ async function runBrokerCommand(options: BrokerCommandOptions, command: Command,
     io.stderr.write(`starling broker: invalid configuration\n${result.errors.map((e) => `  ${e}\n`).join('')}`);
     return 2;
   }
-  const config = result.config;
+  const config = withAdminFlags(result.config, options, command, io.env);
   const logger = createLogger(config.log.level, io.stdout);
   let running: Awaited<ReturnType<typeof startBroker>>;
   try {
@@ -168,6 +177,38 @@ async function runBrokerCommand(options: BrokerCommandOptions, command: Command,
     return 1;
   }
   return serveUntilSignal(running, { stderr: io.stderr, signals: io.signals }, logger);
+}
+
+function parsePortFlag(value: string): number {
+  if (!/^\d{1,5}$/.test(value.trim()) || Number(value) > 65535) {
+    throw new InvalidArgumentError('expected a number from 0 to 65535');
+  }
+  return Number(value);
+}
+
+/**
+ * --admin-port and --admin-host turn the admin server on over whatever the file says; STARLING_ADMIN_TOKEN sets
+ * its API token, so that the secret need not be written in the file or shown in the process list.
+ */
+function withAdminFlags(
+  config: StarlingConfig,
+  options: BrokerCommandOptions,
+  command: Command,
+  env: NodeJS.ProcessEnv,
+): StarlingConfig {
+  const admin = { ...config.admin };
+  const given = (key: keyof BrokerCommandOptions) => command.getOptionValueSource(key) === 'cli';
+  if (given('adminPort') && options.adminPort !== undefined) {
+    admin.enabled = true;
+    admin.port = options.adminPort;
+  }
+  if (given('adminHost') && options.adminHost) {
+    admin.enabled = true;
+    admin.host = options.adminHost;
+  }
+  const token = env.STARLING_ADMIN_TOKEN;
+  if (token !== undefined && token !== '') admin.token = token;
+  return { ...config, admin };
 }
 
 /** The `starling` command line. Resolves to the process exit code. */

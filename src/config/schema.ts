@@ -116,6 +116,19 @@ export const configSchema = z
         )
         .prefault({}),
       sys: z.strictObject({ intervalSeconds: count(0, 86_400).default(10) }, mapping).prefault({}),
+      /** The HTTP admin server: /health, /metrics (Prometheus), /api/stats, /api/clients and the dashboard. */
+      admin: z
+        .strictObject(
+          {
+            enabled: bool().default(false),
+            host: text('a host name or IP address').default('127.0.0.1'),
+            port: port().default(9090),
+            /** When set, /api/* requires `Authorization: Bearer <token>`. */
+            token: text('a non-empty token').optional(),
+          },
+          mapping,
+        )
+        .prefault({}),
       log: z
         .strictObject(
           { level: z.enum(logLevels, { error: `expected one of ${logLevels.join(', ')}` }).default('info') },
@@ -177,6 +190,14 @@ export const configSchema = z
       }
       endpoints.add(endpoint);
     });
+    const admin = config.admin;
+    if (admin.enabled && admin.port !== 0 && endpoints.has(`${admin.host}:${admin.port}`)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['admin', 'port'],
+        message: `a listener already uses ${admin.host}:${admin.port}`,
+      });
+    }
   });
 
 export type ConfigInput = z.input<typeof configSchema>;
