@@ -412,7 +412,7 @@ export class MqttClient extends TypedEmitter<ClientEvents> {
         if (options.reasonCode !== undefined) packet.reasonCode = options.reasonCode;
         const properties: Properties = { ...options.properties };
         if (options.sessionExpiryInterval !== undefined) {
-          // [MQTT-3.14.2-2] a session that was to end at disconnect cannot be extended
+          // §3.14.2.2.2: a session that was to end at disconnect cannot be extended (Protocol Error)
           if (!this.#options.sessionExpiryInterval && options.sessionExpiryInterval > 0) {
             throw new MqttError(
               ReasonCode.ProtocolError,
@@ -537,6 +537,8 @@ export class MqttClient extends TypedEmitter<ClientEvents> {
     this.#serverMaximumPacketSize = properties.maximumPacketSize ?? Number.POSITIVE_INFINITY;
     this.#inboundAliases.reset(this.protocolVersion === 5 ? (this.#options.topicAliasMaximum ?? 0) : 0);
     if (properties.assignedClientIdentifier) this.#clientId = properties.assignedClientIdentifier;
+    // A first connection with Clean Start 0 that finds a session resumes it, as mosquitto_sub -c does:
+    // this client then has no state of its own that could disagree with the server's.
     this.#sessionPresent = connack.sessionPresent;
 
     // SUBSCRIBE and UNSUBSCRIBE that were waiting for their acknowledgement go again.
