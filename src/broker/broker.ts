@@ -373,7 +373,9 @@ export class Broker extends TypedEmitter<BrokerEvents> implements SessionHost {
       // The will is kept with the record while connected, so that a crash publishes it after a restart.
       this.store.putSession(connection.will ? { ...session.toRecord(), will: connection.will } : session.toRecord());
     } else if (wasPersistent) {
-      this.store.deleteSession(clientId);
+      // A restored queue still in the store is read first (below); its record goes after that.
+      if (session.queueInStore) session.deferStoreDelete = true;
+      else this.store.deleteSession(clientId);
     }
     connection.state = 'connected';
     connection.clearConnectTimer();
@@ -402,6 +404,17 @@ export class Broker extends TypedEmitter<BrokerEvents> implements SessionHost {
     });
     this.stats.clientsConnected++;
     session.resend();
+    if (session.queueInStore) {
+      // A session restored at start: its queue is read now that its client is back, then delivered in order.
+      session.loadQueue().then(
+        () => session.pump(),
+        (error: unknown) => {
+          this.logger.error({ err: error, clientId }, 'reading a queued session from the store failed');
+          this.reportError(error);
+          connection.disconnect(ReasonCode.UnspecifiedError);
+        },
+      );
+    }
     session.pump();
 
     const info = this.#clientInfo(connection);
@@ -586,11 +599,7 @@ export class Broker extends TypedEmitter<BrokerEvents> implements SessionHost {
         session.subscriptions.set(subscription.topicFilter, entry);
         this.subscriptions.add(session, entry);
       }
-      session.restore(
-        await store.readQueue(record.clientId, 0, this.config.maxQueuedMessages),
-        await store.getInflight(record.clientId),
-        await store.getIncomingQos2(record.clientId),
-      );
+      session.restore(await store.getInflight(record.clientId), await store.getIncomingQos2(record.clientId));
       this.sessions.set(record.clientId, session);
       this.#scheduleExpiry(session);
       if (record.will && willAt !== undefined) pendingWills.push([session, record.will, willAt]);

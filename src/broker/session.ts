@@ -81,8 +81,19 @@ export class Session {
   #queueHead = 0;
   #queuedBytes = 0;
   #nextPacketId = 1;
-  #nextSeq = 1;
+  #nextSeq: number;
   #nextInflightSeq = 1;
+  /**
+   * 'memory': the queue is in #queue (and mirrored in the store when persistent). 'stored': restored at start with
+   * its queue left in the store, read when the client comes back; new messages go to the store only. 'loading':
+   * being read; new messages go to the store and to #queue, after what is being read.
+   */
+  #queueState: 'memory' | 'stored' | 'loading' = 'memory';
+  /** Messages enqueued while 'stored' or 'loading' (bounded by maxQueuedMessages). */
+  #storedNew = 0;
+  #firstPendingSeq = 0;
+  /** Set when a restored session resumes with Session Expiry 0: its store data goes once its queue is read. */
+  deferStoreDelete = false;
 
   // Scratch fields used by the router while it merges overlapping subscriptions (no allocation per message).
   routeMark = 0;
@@ -94,6 +105,14 @@ export class Session {
     this.clientId = clientId;
     this.protocolVersion = protocolVersion;
     this.#host = host;
+    // Queue positions grow with time so that a session restored after a restart continues after what the store
+    // holds without reading it (good for up to 1,000 messages per millisecond over the session's life).
+    this.#nextSeq = Math.floor(host.now()) * 1000 + 1;
+  }
+
+  /** True while the queue restored at start is still in the store (see loadQueue). */
+  get queueInStore(): boolean {
+    return this.#queueState !== 'memory';
   }
 
   /** Whether the session outlives its connection and is therefore mirrored in the store. */
@@ -121,6 +140,15 @@ export class Session {
     group: SharedGroup | undefined,
   ): boolean {
     const connection = this.connection;
+    if (this.#queueState !== 'memory') {
+      if (qos === 0 && connection?.ready) {
+        if (connection.canWrite()) connection.sendPublish(message, 0, retain, subscriptionIdentifiers, 0, false);
+        else this.#host.dropped('backpressure');
+        return false;
+      }
+      if (qos === 0 && !this.#host.limits.queueQos0Offline) return false;
+      return this.#enqueueWhileStored(message, qos, retain, subscriptionIdentifiers);
+    }
     if (qos === 0) {
       if (connection?.ready) {
         if (connection.canWrite()) connection.sendPublish(message, 0, retain, subscriptionIdentifiers, 0, false);
@@ -147,7 +175,7 @@ export class Session {
   /** Moves queued messages into the in-flight window while the client's Receive Maximum and socket allow. */
   pump(): void {
     const connection = this.connection;
-    if (!connection?.ready) return;
+    if (!connection?.ready || this.#queueState !== 'memory') return;
     const now = this.#host.now();
     while (this.#queueHead < this.#queue.length) {
       const entry = this.#queue[this.#queueHead];
@@ -312,8 +340,12 @@ export class Session {
     for (const id of this.incomingQos2) store.putIncomingQos2(this.clientId, id);
   }
 
-  /** Restores queue, in-flight window and inbound QoS 2 ids read from the store at start. */
-  restore(queued: QueuedMessage[], inflight: InflightRecord[], incomingQos2: number[]): void {
+  /**
+   * Restores the in-flight window and inbound QoS 2 ids read from the store at start. The queue stays in the store
+   * until the client comes back (loadQueue), so a broker with many offline sessions starts without reading them.
+   */
+  restore(inflight: InflightRecord[], incomingQos2: number[]): void {
+    this.#queueState = 'stored';
     for (const record of inflight) {
       const entry: InflightEntry = {
         packetId: record.packetId,
@@ -328,21 +360,87 @@ export class Session {
       this.inflight.set(record.packetId, entry);
       if (record.seq >= this.#nextInflightSeq) this.#nextInflightSeq = record.seq + 1;
     }
-    for (const record of queued) {
+    for (const id of incomingQos2) this.incomingQos2.add(id);
+  }
+
+  /**
+   * Reads the queue a restored session left in the store, keeping the order: what was stored first, then what
+   * arrived since. Limits apply as usual; what exceeds them is dropped and counted.
+   */
+  async loadQueue(): Promise<void> {
+    if (this.#queueState !== 'stored') return;
+    this.#queueState = 'loading';
+    const store = this.#host.store;
+    const limit = this.#host.limits.maxQueuedMessages;
+    let records: QueuedMessage[];
+    try {
+      // At most `limit` from before the restart plus `limit` since (#enqueueWhileStored caps those).
+      records = await store.readQueue(this.clientId, 0, limit * 2 + 1);
+    } finally {
+      if (this.ended) this.#queueState = 'memory';
+    }
+    if (this.ended) return;
+    const firstPending = this.#firstPendingSeq === 0 ? Number.POSITIVE_INFINITY : this.#firstPendingSeq;
+    const loaded: QueueEntry[] = [];
+    for (const record of records) {
+      if (record.seq >= firstPending) break;
       const { seq, subscriptionIdentifiers, ...stored } = record;
-      const message = fromStored(stored);
-      this.#queue.push({
+      loaded.push({
         seq,
-        message,
+        message: fromStored(stored),
         qos: record.qos,
         retain: record.retain,
         subscriptionIdentifiers,
         group: undefined,
       });
-      this.#queuedBytes += messageBytes(message);
-      if (seq >= this.#nextSeq) this.#nextSeq = seq + 1;
     }
-    for (const id of incomingQos2) this.incomingQos2.add(id);
+    const queue = loaded.concat(this.#queue.slice(this.#queueHead));
+    const limits = this.#host.limits;
+    let bytes = 0;
+    let kept = 0;
+    for (const entry of queue) {
+      const size = messageBytes(entry.message);
+      if (kept < limit && bytes + size <= limits.maxQueuedBytes) {
+        queue[kept++] = entry;
+        bytes += size;
+      } else {
+        store.dequeue(this.clientId, entry.seq);
+        this.#host.dropped('queueFull');
+      }
+    }
+    queue.length = kept;
+    this.#queue = queue;
+    this.#queueHead = 0;
+    this.#queuedBytes = bytes;
+    this.#storedNew = 0;
+    this.#firstPendingSeq = 0;
+    this.#queueState = 'memory';
+    if (this.deferStoreDelete) {
+      this.deferStoreDelete = false;
+      if (!this.persistent) store.deleteSession(this.clientId);
+    }
+  }
+
+  #enqueueWhileStored(
+    message: Message,
+    qos: QoS,
+    retain: boolean,
+    subscriptionIdentifiers: number[] | undefined,
+  ): boolean {
+    if (this.#storedNew >= this.#host.limits.maxQueuedMessages) {
+      this.#host.dropped('queueFull');
+      return false;
+    }
+    ownPayload(message);
+    this.#storedNew++;
+    const entry: QueueEntry = { seq: this.#nextSeq++, message, qos, retain, subscriptionIdentifiers, group: undefined };
+    this.#host.store.enqueue(this.clientId, this.#queued(entry));
+    if (this.#queueState === 'loading') {
+      if (this.#firstPendingSeq === 0) this.#firstPendingSeq = entry.seq;
+      this.#queue.push(entry);
+      this.#queuedBytes += messageBytes(message);
+    }
+    return true;
   }
 
   #sendNew(

@@ -270,4 +270,76 @@ describe('sessions', () => {
     store.failing = false;
     assert.equal(errors[0]?.message, 'disk full');
   });
+
+  test('a restored session leaves its queue in the store until its client returns, then keeps the order', async () => {
+    let releaseRead: () => void = () => {};
+    let holdReads = false;
+    class SlowReadStore extends MemoryStore {
+      override async readQueue(clientId: string, fromSeq: number, limit: number) {
+        if (holdReads)
+          await new Promise<void>((resolve) => {
+            releaseRead = resolve;
+          });
+        return super.readQueue(clientId, fromSeq, limit);
+      }
+    }
+    const store = new SlowReadStore();
+    const first = new Broker({ store, sysIntervalSeconds: 0 });
+    await first.start();
+    const sub = await connected(first, 'lazy', 5, persistent);
+    await sub.subscribe('lz', 1);
+    sub.destroy();
+    await delay(5);
+    await first.publish({ topic: 'lz', payload: 'before restart', qos: 1 });
+    await first.close();
+
+    const second = new Broker({ store, sysIntervalSeconds: 0 });
+    brokers.push(second);
+    await second.start();
+    const restored = second.sessions.get('lazy');
+    assert.ok(restored);
+    assert.equal(restored.queueInStore, true);
+    assert.equal(restored.queueLength, 0);
+    await second.publish({ topic: 'lz', payload: 'while offline', qos: 1 });
+    assert.equal(restored.queueLength, 0);
+
+    holdReads = true;
+    const back = new RawClient(second, 5);
+    const connack = await back.connect({ clientId: 'lazy', ...persistent });
+    assert.equal(connack.sessionPresent, true);
+    // A message that arrives while the stored queue is being read goes after it.
+    await second.publish({ topic: 'lz', payload: 'during the read', qos: 1 });
+    holdReads = false;
+    releaseRead();
+    const payloads: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const msg = await back.expect('publish');
+      payloads.push(msg.payload.toString());
+      back.send({ type: 'puback', packetId: msg.packetId! });
+    }
+    assert.deepEqual(payloads, ['before restart', 'while offline', 'during the read']);
+    await back.expectNothing();
+    await delay(5);
+    assert.deepEqual(await store.readQueue('lazy', 0, 10), []);
+  });
+
+  test('a restored session resumed with Session Expiry 0 still gets its stored queue, then leaves the store', async () => {
+    const store = new MemoryStore();
+    const first = new Broker({ store, sysIntervalSeconds: 0 });
+    await first.start();
+    const sub = await connected(first, 'last-time', 5, persistent);
+    await sub.subscribe('lt', 1);
+    sub.destroy();
+    await delay(5);
+    await first.publish({ topic: 'lt', payload: 'kept', qos: 1 });
+    await first.close();
+    const second = new Broker({ store, sysIntervalSeconds: 0 });
+    brokers.push(second);
+    await second.start();
+    const back = await connected(second, 'last-time', 5, { clean: false, properties: { sessionExpiryInterval: 0 } });
+    const msg = await back.expect('publish');
+    assert.equal(msg.payload.toString(), 'kept');
+    await delay(5);
+    assert.equal(await store.getSession('last-time'), undefined);
+  });
 });
