@@ -4,13 +4,16 @@
 // STARLING_STRESS_CHILD is set, so a test runner that picks this file up finds no tests and no broker.
 
 import { Writable } from 'node:stream';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { Broker, type BrokerOptions } from '../../src/broker/broker.js';
+import { LmdbStore } from '../../src/store/lmdb/index.js';
 import { createLogger } from '../../src/util/logger.js';
 
 export interface ChildRequest {
   id: number;
   command: 'stats' | 'session' | 'close';
-  /** Run the garbage collector first (the child runs with --expose-gc). */
+  /** Run the garbage collector first. */
   gc?: boolean;
   clientId?: string;
 }
@@ -35,7 +38,8 @@ export interface ChildSession {
 }
 
 async function main(): Promise<void> {
-  const options = JSON.parse(process.argv[2] ?? '{}') as BrokerOptions;
+  // lmdbDir: persistence on LMDB in that directory (the default is the memory store).
+  const { lmdbDir, ...options } = JSON.parse(process.argv[2] ?? '{}') as BrokerOptions & { lmdbDir?: string };
   const errorLogs: string[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _encoding, done) {
@@ -45,14 +49,18 @@ async function main(): Promise<void> {
       done();
     },
   });
-  const broker = new Broker({ sysIntervalSeconds: 0, ...options, logger: createLogger('error', sink) });
+  const logger = createLogger('error', sink);
+  const store = lmdbDir === undefined ? undefined : new LmdbStore(lmdbDir, { logger });
+  const broker = new Broker({ sysIntervalSeconds: 0, ...options, store, logger });
   let errorEvents = 0;
   broker.on('error', () => {
     errorEvents++;
   });
   await broker.start();
   const listener = await broker.listen({ host: '127.0.0.1', port: 0 });
-  const gc = (globalThis as { gc?: () => void }).gc;
+  // The collector is exposed here rather than with --expose-gc, which worker threads (the LMDB writer) refuse.
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
 
   process.on('message', async (request: ChildRequest) => {
     if (request.gc && gc) {

@@ -63,12 +63,13 @@ export class ChildBroker {
     });
   }
 
-  static async start(options: BrokerOptions = {}): Promise<ChildBroker> {
+  /** `lmdbDir` puts the broker's persistence on LMDB in that directory; the default is the memory store. */
+  static async start(options: BrokerOptions & { lmdbDir?: string } = {}): Promise<ChildBroker> {
     const env: NodeJS.ProcessEnv = { ...process.env, STARLING_STRESS_CHILD: '1' };
     delete env.NODE_TEST_CONTEXT;
     const child = fork(childScript, [JSON.stringify(options)], {
       env,
-      execArgv: ['--expose-gc'],
+      execArgv: [],
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     });
     let stderr = '';
