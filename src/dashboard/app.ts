@@ -172,13 +172,15 @@ class Dashboard {
     context.fillText(`${formatCount(max)}/s`, 4, 11);
 
     const line = (pick: (r: Rates) => number, color: string): void => {
-      if (history.length < 2) return;
+      if (history.length === 0) return;
+      // One sample draws as a short level segment at the right edge.
+      const points = history.length === 1 ? [history[0]!, history[0]!] : history;
       const step = width / (CHART_POINTS - 1);
-      const offset = (CHART_POINTS - history.length) * step;
+      const offset = (CHART_POINTS - points.length) * step;
       context.strokeStyle = color;
       context.lineWidth = 2;
       context.beginPath();
-      history.forEach((r, i) => {
+      points.forEach((r, i) => {
         const x = offset + i * step;
         const y = top + plot - (pick(r) / max) * plot;
         if (i === 0) context.moveTo(x, y);

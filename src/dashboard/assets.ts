@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { dashboardCss, dashboardHtml } from './page.js';
+import { dashboardCss, dashboardHtml, dashboardIcon } from './page.js';
 
 /** One file the admin server serves for the dashboard. */
 export interface DashboardAsset {
@@ -18,6 +18,7 @@ export async function loadDashboardAssets(): Promise<Map<string, DashboardAsset>
   const assets = new Map<string, DashboardAsset>();
   assets.set('/', { contentType: 'text/html; charset=utf-8', body: Buffer.from(dashboardHtml) });
   assets.set('/dashboard.css', { contentType: 'text/css; charset=utf-8', body: Buffer.from(dashboardCss) });
+  assets.set('/favicon.svg', { contentType: 'image/svg+xml', body: Buffer.from(dashboardIcon) });
   for (const name of SCRIPTS) {
     const source = await readFile(new URL(`./${name}`, import.meta.url), 'utf8');
     const body = source.replace(/\n\/\/# sourceMappingURL=\S+\s*$/, '\n');

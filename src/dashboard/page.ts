@@ -9,6 +9,7 @@ export const dashboardHtml = `<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Starling</title>
+<link rel="icon" href="favicon.svg" type="image/svg+xml">
 <link rel="stylesheet" href="dashboard.css">
 <script type="module" src="app.js"></script>
 </head>
@@ -43,7 +44,7 @@ export const dashboardHtml = `<!doctype html>
   </section>
   <section class="panel" aria-label="Message rates">
     <h2>Messages per second <span class="legend"><i class="in"></i>in <i class="out"></i>out</span></h2>
-    <canvas id="chart" height="120"></canvas>
+    <canvas id="chart"></canvas>
   </section>
   <section class="panel" aria-label="Clients">
     <h2>Clients <span id="clients-shown" class="muted"></span></h2>
@@ -68,6 +69,7 @@ export const dashboardCss = `:root {
   :root { --bg: #14171d; --fg: #e6e8ec; --muted: #9098a8; --card: #1d2129; --line: #2c313c; }
 }
 body { margin: 0; }
+[hidden] { display: none !important; }
 header { display: flex; align-items: center; justify-content: space-between; padding: 12px 24px;
   background: var(--card); border-bottom: 1px solid var(--line); }
 h1 { font-size: 20px; margin: 0; }
@@ -85,7 +87,7 @@ main { padding: 20px 24px; max-width: 1280px; margin: 0 auto; }
 .value { font-size: 28px; font-weight: 600; margin: 0; font-variant-numeric: tabular-nums; }
 .value small { font-size: 14px; font-weight: 400; color: var(--muted); margin-left: 2px; }
 .sub { margin: 4px 0 0; color: var(--muted); font-size: 13px; font-variant-numeric: tabular-nums; }
-canvas { width: 100%; display: block; }
+canvas { width: 100%; height: 140px; display: block; }
 .legend { float: right; text-transform: none; font-weight: 400; }
 .legend i { display: inline-block; width: 10px; height: 3px; margin: 0 4px 3px 10px; }
 .legend i.in { background: var(--accent); }
@@ -98,4 +100,12 @@ th { color: var(--muted); font-weight: 600; font-size: 12px; }
 #token-form { display: flex; gap: 8px; align-items: center; margin-bottom: 16px; padding: 12px 16px;
   background: var(--card); border: 1px solid var(--bad); border-radius: 8px; }
 #token-form input { flex: 1; max-width: 320px; padding: 6px 8px; }
+`;
+
+/** A starling's silhouette in the accent colour: the tab icon. */
+export const dashboardIcon = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32">
+<circle cx="16" cy="16" r="15" fill="#2f6fde"/>
+<path d="M7 19c4-1 6-5 10-6 3-1 6 0 8 2l-3 1c-2 3-6 5-11 5z" fill="#fff"/>
+<circle cx="21" cy="14.5" r="1" fill="#2f6fde"/>
+</svg>
 `;
