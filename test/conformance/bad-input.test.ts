@@ -60,7 +60,7 @@ const cases: Case[] = [
     codes: [PROTOCOL],
   },
   {
-    name: '[MQTT-3.1.0-1] 5.0: PUBLISH before CONNECT closes the connection without a CONNACK',
+    name: '[MQTT-3.1.0-1] [MQTT-3.14.0-1] 5.0: PUBLISH before CONNECT closes the connection without a CONNACK',
     version: 5,
     beforeConnect: true,
     bytes: frame(0x30, publishBody(str('a/b'), undefined, [])),
@@ -149,7 +149,7 @@ const cases: Case[] = [
     codes: [MALFORMED],
   },
   {
-    name: '[MQTT-3.3.2-2] 5.0: a topic name with a wildcard is refused: DISCONNECT 0x90 (or 0x81/0x82)',
+    name: '[MQTT-3.3.2-2] [MQTT-4.7.0-1] 5.0: a topic name with a wildcard is refused: DISCONNECT 0x90 (or 0x81/0x82)',
     version: 5,
     bytes: frame(0x30, publishBody(str('a/+'), undefined, [])),
     codes: [ReasonCode.TopicNameInvalid, MALFORMED, PROTOCOL],
@@ -279,7 +279,7 @@ const cases: Case[] = [
     codes: [PROTOCOL, MALFORMED],
   },
   {
-    name: '[MQTT-3.1.2-3] 5.0: a CONNECT with the reserved flag set is malformed: close (CONNACK 0x81 allowed)',
+    name: '[MQTT-3.1.2-3] [MQTT-3.1.4-1] 5.0: a CONNECT with the reserved flag set is malformed: close (CONNACK 0x81 allowed)',
     version: 5,
     beforeConnect: true,
     bytes: frame(0x10, [...str('MQTT'), 0x05, 0x03, 0x00, 0x00, 0x00, ...str('a')]),
@@ -357,6 +357,12 @@ const cases: Case[] = [
     bytes: frame(0x10, [...str('MQTT'), 0x05, 0x82, 0x00, 0x00, 0x00, ...str('a'), 0x00, 0x01, 0xc0]),
     codes: [MALFORMED],
   },
+  {
+    name: '[MQTT-3.8.3-1] 5.0: a topic filter that is not UTF-8 is malformed: DISCONNECT 0x81',
+    version: 5,
+    bytes: frame(0x82, [0x00, 0x01, 0x00, 0x00, 0x02, 0xc3, 0x28, 0x00]),
+    codes: [MALFORMED],
+  },
   // ---- MQTT 3.1.1 ----
   {
     name: '[MQTT-3.1.0-2] 3.1.1: a second CONNECT closes the connection',
@@ -375,7 +381,7 @@ const cases: Case[] = [
     bytes: frame(0x36, publishBody(str('a'), 1, undefined)),
   },
   {
-    name: '[MQTT-2.2.2-2] 3.1.1: invalid reserved flags (SUBSCRIBE 0x80) close the connection',
+    name: '[MQTT-2.2.2-1] [MQTT-2.2.2-2] [MQTT-3.8.1-1] 3.1.1: invalid reserved flags (SUBSCRIBE 0x80) close the connection',
     version: 4,
     bytes: frame(0x80, [0x00, 0x01, ...str('a'), 0x00]),
   },
@@ -385,17 +391,17 @@ const cases: Case[] = [
     bytes: frame(0x60, [0x00, 0x01]),
   },
   {
-    name: '[MQTT-1.5.3-1] 3.1.1: ill-formed UTF-8 in a topic closes the connection',
+    name: '[MQTT-1.5.3-1] [MQTT-3.3.2-1] 3.1.1: ill-formed UTF-8 in a topic closes the connection',
     version: 4,
     bytes: frame(0x30, publishBody([0x00, 0x02, 0xed, 0xa0], undefined, undefined)),
   },
   {
-    name: '[MQTT-1.5.3-2] 3.1.1: U+0000 in a topic closes the connection',
+    name: '[MQTT-1.5.3-2] [MQTT-4.7.3-2] 3.1.1: U+0000 in a topic closes the connection',
     version: 4,
     bytes: frame(0x30, publishBody([0x00, 0x01, 0x00], undefined, undefined)),
   },
   {
-    name: '[MQTT-3.3.2-2] 3.1.1: a topic name with a wildcard closes the connection',
+    name: '[MQTT-3.3.2-2] [MQTT-4.7.1-1] 3.1.1: a topic name with a wildcard closes the connection',
     version: 4,
     bytes: frame(0x30, publishBody(str('a/#'), undefined, undefined)),
   },
@@ -472,7 +478,18 @@ const cases: Case[] = [
     bytes: frame(0x10, [...str('MQTT'), 0x04, 0x82, 0x00, 0x00, ...str('a'), 0x00, 0x01, 0xc0]),
   },
   {
-    name: '[MQTT-3.1.2-3] 3.1.1: a CONNECT with the reserved flag set closes the connection',
+    name: '[MQTT-3.8.3-1] 3.1.1: a topic filter that is not UTF-8 closes the connection',
+    version: 4,
+    bytes: frame(0x82, [0x00, 0x01, 0x00, 0x02, 0xc3, 0x28, 0x00]),
+  },
+  {
+    name: '[MQTT-3.1.3-4] 3.1.1: a ClientId that is not UTF-8 closes the connection without CONNACK',
+    version: 4,
+    beforeConnect: true,
+    bytes: frame(0x10, [...str('MQTT'), 0x04, 0x02, 0x00, 0x00, 0x00, 0x02, 0xff, 0xfe]),
+  },
+  {
+    name: '[MQTT-3.1.2-3] [MQTT-3.1.4-1] [MQTT-3.2.2-6] 3.1.1: a CONNECT with the reserved flag set closes the connection without CONNACK',
     version: 4,
     beforeConnect: true,
     bytes: frame(0x10, [...str('MQTT'), 0x04, 0x03, 0x00, 0x00, ...str('a')]),

@@ -34,7 +34,7 @@ describe('MQTT 3.1.1 and 3.1 (server)', { concurrency: true }, () => {
     if (bytes.length > 0) assert.notEqual(bytes[3], 0x00, 'the CONNECT must not be accepted');
   });
 
-  test('[MQTT-3.1.2-4] [MQTT-3.1.2-5] [MQTT-3.2.2-2] 3.1.1: CleanSession 0 resumes the session (Session Present 1) with its subscriptions and messages', async (t) => {
+  test('[MQTT-3.1.2-4] [MQTT-3.1.2-5] [MQTT-3.2.2-2] [MQTT-3.1.3-2] 3.1.1: CleanSession 0 resumes the session (Session Present 1) with its subscriptions and messages', async (t) => {
     const bench = await Bench.open(t);
     const first = await bench.connected('p', 4, { clean: false });
     await first.subscribe('p/t', 1);
@@ -86,6 +86,14 @@ describe('MQTT 3.1.1 and 3.1 (server)', { concurrency: true }, () => {
     const sub = await bench.connected('sub', 4);
     await sub.subscribe('keep/t', 0);
     assert.equal((await sub.expect('publish')).payload.toString(), 'r');
+  });
+
+  test('[MQTT-3.1.3-5] 3.1.1: ClientIds of 1 to 23 characters from 0-9a-zA-Z are accepted', async (t) => {
+    const bench = await Bench.open(t);
+    for (const clientId of ['a', '0123456789abcdefABCDEFz', 'Z9']) {
+      const peer = bench.peer(4);
+      assert.equal((await peer.connect({ clientId })).reasonCode, 0, clientId);
+    }
   });
 
   test('[MQTT-3.1.3-6] 3.1.1: a zero-byte ClientId with CleanSession 1 is accepted as a unique client', async (t) => {
@@ -337,7 +345,35 @@ describe('MQTT 3.1.1 and 3.1 (server)', { concurrency: true }, () => {
     await sub.expectNothing();
   });
 
-  test('[MQTT-3.3.1-3] [MQTT-4.3.2-1] 3.1.1: outbound QoS 1 uses a fresh packet identifier and DUP 0, independent of the incoming DUP', async (t) => {
+  test('[MQTT-4.3.1-1] [MQTT-3.3.1-2] [MQTT-2.3.1-5] 3.1.1: a QoS 0 message is delivered with DUP 0 and no packet identifier', async (t) => {
+    const bench = await Bench.open(t);
+    const sub = await bench.connected('sub', 4);
+    await sub.subscribe('z/t', 2);
+    const pub = await bench.connected('pub', 4);
+    pub.publish({ topic: 'z/t', payload: Buffer.from('ab') });
+    const m = await sub.expect('publish');
+    assert.equal(m.qos, 0);
+    // The whole PUBLISH: 30 07 00 03 'z/t' 'ab', no identifier between topic and payload.
+    assert.deepEqual([...sub.bytes.subarray(-9)], [0x30, 0x07, 0x00, 0x03, 0x7a, 0x2f, 0x74, 0x61, 0x62]);
+  });
+
+  test('[MQTT-3.8.4-6] 3.1.1: the delivered QoS is the minimum of the published and the granted QoS', async (t) => {
+    const bench = await Bench.open(t);
+    const subs = [await bench.connected('g0', 4), await bench.connected('g1', 4), await bench.connected('g2', 4)];
+    for (const [qos, sub] of subs.entries()) await sub.subscribe('min/t', qos as 0 | 1 | 2);
+    const pub = await bench.connected('pub', 4);
+    for (const qos of [0, 1, 2] as const) {
+      pub.publish({ topic: 'min/t', qos, packetId: qos ? 10 + qos : undefined, payload: Buffer.from(`${qos}`) });
+      for (const [granted, sub] of subs.entries()) {
+        const m = await sub.expect('publish');
+        assert.equal(m.qos, Math.min(qos, granted), `published ${qos}, granted ${granted}`);
+        if (m.qos === 1) sub.send({ type: 'puback', packetId: m.packetId ?? 0 });
+        if (m.qos === 2) sub.send({ type: 'pubrec', packetId: m.packetId ?? 0 });
+      }
+    }
+  });
+
+  test('[MQTT-3.3.1-3] [MQTT-4.3.2-1] [MQTT-4.3.2-2] [MQTT-2.3.1-4] 3.1.1: outbound QoS 1 uses a fresh packet identifier and DUP 0, independent of the incoming DUP', async (t) => {
     const bench = await Bench.open(t);
     const sub = await bench.connected('sub', 4);
     await sub.subscribe('d/t', 1);
@@ -349,7 +385,7 @@ describe('MQTT 3.1.1 and 3.1 (server)', { concurrency: true }, () => {
     assert.ok((m.packetId ?? 0) > 0);
   });
 
-  test('[MQTT-4.3.3-2] [MQTT-2.3.1-6] 3.1.1: the QoS 2 flow, PUBREC/PUBCOMP carrying the PUBLISH identifier, delivered once', async (t) => {
+  test('[MQTT-4.3.3-1] [MQTT-4.3.3-2] [MQTT-2.3.1-6] [MQTT-3.3.4-1] 3.1.1: the QoS 2 flow, PUBREC/PUBCOMP carrying the PUBLISH identifier, delivered once', async (t) => {
     const bench = await Bench.open(t);
     const sub = await bench.connected('sub', 4);
     await sub.subscribe('q2/t', 2);
@@ -368,7 +404,7 @@ describe('MQTT 3.1.1 and 3.1 (server)', { concurrency: true }, () => {
     await sub.expectNothing();
   });
 
-  test('[MQTT-4.4.0-1] [MQTT-3.3.1-1] 3.1.1: unacknowledged QoS 1 and 2 messages are re-sent with DUP 1 and PUBREL re-sent after reconnecting', async (t) => {
+  test('[MQTT-4.4.0-1] [MQTT-3.3.1-1] [MQTT-4.6.0-1] 3.1.1: unacknowledged QoS 1 and 2 messages are re-sent with DUP 1 and PUBREL re-sent after reconnecting', async (t) => {
     const bench = await Bench.open(t);
     const sub = await bench.connected('s', 4, { clean: false });
     await sub.subscribe('re/t', 2);
@@ -433,7 +469,7 @@ describe('MQTT 3.1.1 and 3.1 (server)', { concurrency: true }, () => {
     await sub.expectNothing();
   });
 
-  test('[MQTT-3.8.4-1] [MQTT-3.8.4-2] [MQTT-3.8.4-4] [MQTT-3.8.4-5] [MQTT-3.9.3-1] [MQTT-3.9.3-2] 3.1.1: SUBACK with the identifier, one return code per filter in order (0x80 for failures)', async (t) => {
+  test('[MQTT-3.8.4-1] [MQTT-3.8.4-2] [MQTT-2.3.1-7] [MQTT-3.8.4-4] [MQTT-3.8.4-5] [MQTT-3.9.3-1] [MQTT-3.9.3-2] 3.1.1: SUBACK with the identifier, one return code per filter in order (0x80 for failures)', async (t) => {
     const authorizer: Authorizer = {
       canPublish: () => true,
       canSubscribe: (_c, f) => !f.startsWith('deny'),
@@ -477,7 +513,7 @@ describe('MQTT 3.1.1 and 3.1 (server)', { concurrency: true }, () => {
     await sub.expectNothing();
   });
 
-  test('[MQTT-3.10.4-1] [MQTT-3.10.4-2] [MQTT-3.10.4-4] [MQTT-3.10.4-5] 3.1.1: UNSUBSCRIBE stops delivery and is answered by UNSUBACK, even with no match', async (t) => {
+  test('[MQTT-3.10.4-1] [MQTT-3.10.4-2] [MQTT-3.10.4-4] [MQTT-3.10.4-5] [MQTT-3.10.4-6] [MQTT-2.3.1-7] 3.1.1: UNSUBSCRIBE stops delivery and is answered by UNSUBACK, even with no match', async (t) => {
     const bench = await Bench.open(t);
     const sub = await bench.connected('sub', 4);
     await sub.subscribe('u/#', 0);
@@ -508,7 +544,7 @@ describe('MQTT 3.1.1 and 3.1 (server)', { concurrency: true }, () => {
     assert.equal((await back.expect('publish')).topic, 'all/t');
   });
 
-  test('[MQTT-4.6.0-6] 3.1.1: each topic is ordered: QoS 1 messages reach the subscriber in order', async (t) => {
+  test('[MQTT-4.6.0-5] [MQTT-4.6.0-6] 3.1.1: each topic is ordered: QoS 1 messages reach the subscriber in order', async (t) => {
     const bench = await Bench.open(t);
     const sub = await bench.connected('sub', 4);
     await sub.subscribe('ord/t', 1);
@@ -538,7 +574,7 @@ describe('MQTT 3.1.1 and 3.1 (server)', { concurrency: true }, () => {
     await sub.expectNothing();
   });
 
-  test('[MQTT-4.7.1-2] [MQTT-4.7.1-3] 3.1.1: # matches the parent level and + exactly one level', async (t) => {
+  test('[MQTT-4.7.1-2] [MQTT-4.7.1-3] [MQTT-3.3.2-3] 3.1.1: # matches the parent level and + exactly one level', async (t) => {
     const bench = await Bench.open(t);
     const sub = await bench.connected('sub', 4);
     await sub.subscribe('sport/tennis/#', 0);

@@ -100,7 +100,7 @@ describe('MQTT 5.0 CONNECT, CONNACK, PINGREQ, DISCONNECT (server)', { concurrenc
     assert.equal(connack.sessionPresent, false);
   });
 
-  test('[MQTT-3.1.2-23] with Session Expiry Interval > 0 the session outlives the connection, and messages wait for it', async (t) => {
+  test('[MQTT-3.1.2-23] [MQTT-4.5.0-1] with Session Expiry Interval > 0 the session outlives the connection, and messages wait for it', async (t) => {
     const bench = await Bench.open(t);
     const first = await bench.connected('sei', 5, { properties: { sessionExpiryInterval: 30 } });
     await first.subscribe('sei/t', 1);
@@ -181,7 +181,7 @@ describe('MQTT 5.0 CONNECT, CONNACK, PINGREQ, DISCONNECT (server)', { concurrenc
     assert.equal(connack.properties?.assignedClientIdentifier, undefined);
   });
 
-  test('[MQTT-3.1.4-3] a second connection with the same ClientID takes over: the old one gets DISCONNECT 0x8E and is closed', async (t) => {
+  test('[MQTT-3.1.4-3] [MQTT-4.13.2-1] a second connection with the same ClientID takes over: the old one gets DISCONNECT 0x8E and is closed', async (t) => {
     const bench = await Bench.open(t);
     const old = await bench.connected('dup');
     const other = await bench.connected('bystander');
@@ -409,7 +409,7 @@ describe('MQTT 5.0 CONNECT, CONNACK, PINGREQ, DISCONNECT (server)', { concurrenc
     assert.equal(peer.bytes.length, before, 'no bytes after DISCONNECT');
   });
 
-  test('[MQTT-3.14.2-2] a server DISCONNECT never carries a Session Expiry Interval (takeover and shutdown)', async (t) => {
+  test('[MQTT-3.14.2-2] [MQTT-3.14.2-1] a server DISCONNECT never carries a Session Expiry Interval (takeover and shutdown)', async (t) => {
     const bench = await Bench.open(t);
     const old = await bench.connected('sx', 5, { properties: { sessionExpiryInterval: 60 } });
     const other = await bench.connected('sy', 5, { properties: { sessionExpiryInterval: 60 } });

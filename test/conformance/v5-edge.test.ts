@@ -245,7 +245,7 @@ describe('MQTT 5.0 statements combined, and enhanced authentication (server)', {
     await peer.waitClosed();
   });
 
-  test('[MQTT-4.12.0-2] [MQTT-4.12.0-5] the AUTH exchange: AUTH 0x18 with the method, then CONNACK 0x00 carrying the method', async (t) => {
+  test('[MQTT-4.12.0-2] [MQTT-4.12.0-5] [MQTT-3.15.2-1] the AUTH exchange: AUTH 0x18 with the method, then CONNACK 0x00 carrying the method', async (t) => {
     const bench = await Bench.open(t, { hooks: challengeHooks() });
     const peer = bench.peer(5);
     peer.send(peer.connectPacket({ clientId: 'a', properties: { authenticationMethod: 'CHALLENGE' } }));

@@ -8,7 +8,7 @@ import { Bench, delay } from './raw-client.js';
 
 // Every test has its own broker, so they run concurrently and the suite stays fast.
 describe('MQTT 5.0 PUBLISH and QoS flows (server)', { concurrency: true }, () => {
-  test('[MQTT-4.3.1-1] [MQTT-3.3.1-2] a QoS 0 message is delivered with QoS 0, DUP 0 and no packet identifier', async (t) => {
+  test('[MQTT-4.3.1-1] [MQTT-3.3.1-2] [MQTT-2.2.1-2] a QoS 0 message is delivered with QoS 0, DUP 0 and no packet identifier', async (t) => {
     const bench = await Bench.open(t);
     const sub = await bench.connected('sub');
     await sub.subscribe('q0/t', 2);
@@ -90,6 +90,55 @@ describe('MQTT 5.0 PUBLISH and QoS flows (server)', { concurrency: true }, () =>
     assert.equal(pubcomp.reasonCode, ReasonCode.PacketIdentifierNotFound);
   });
 
+  test('[MQTT-3.4.2-1] [MQTT-3.5.2-1] [MQTT-3.6.2-1] [MQTT-3.7.2-1] acknowledgements carry only reason codes their packet defines', async (t) => {
+    const authorizer: Authorizer = {
+      canPublish: (_c, topic) => topic !== 'deny',
+      canSubscribe: () => true,
+      canRead: () => true,
+    };
+    const bench = await Bench.open(t, { authorizer });
+    const sub = await bench.connected('sub');
+    await sub.subscribe('ok', 2);
+    const pub = await bench.connected('pub');
+    const codes: Record<string, number[]> = { puback: [], pubrec: [], pubrel: [], pubcomp: [] };
+    pub.publish({ topic: 'ok', qos: 1, packetId: 1, payload: Buffer.from('x') });
+    pub.publish({ topic: 'nobody', qos: 1, packetId: 2, payload: Buffer.from('x') });
+    pub.publish({ topic: 'deny', qos: 1, packetId: 3, payload: Buffer.from('x') });
+    pub.publish({ topic: 'ok', qos: 2, packetId: 4, payload: Buffer.from('x') });
+    pub.publish({ topic: 'nobody', qos: 2, packetId: 5, payload: Buffer.from('x') });
+    pub.publish({ topic: 'deny', qos: 2, packetId: 6, payload: Buffer.from('x') });
+    for (let i = 0; i < 6; i++) {
+      const p = await pub.next();
+      if (p.type === 'puback' || p.type === 'pubrec') codes[p.type].push(p.reasonCode ?? 0);
+    }
+    for (const id of [4, 5, 6, 7]) pub.send({ type: 'pubrel', packetId: id });
+    for (let i = 0; i < 4; i++) {
+      const p = await pub.expect('pubcomp');
+      codes.pubcomp.push(p.reasonCode ?? 0);
+    }
+    const q1 = await sub.expect('publish');
+    sub.send({ type: 'puback', packetId: q1.packetId ?? 0 });
+    const q2 = await sub.expect('publish');
+    assert.equal(q2.qos, 2);
+    sub.send({ type: 'pubrec', packetId: q2.packetId ?? 0 });
+    codes.pubrel.push((await sub.expect('pubrel')).reasonCode ?? 0);
+    sub.send({ type: 'pubrec', packetId: 999 });
+    codes.pubrel.push((await sub.expect('pubrel')).reasonCode ?? 0);
+    // Tables 3-4 (PUBACK), 3-5 (PUBREC), 3-6 (PUBREL), 3-7 (PUBCOMP).
+    const allowed = {
+      puback: [0x00, 0x10, 0x80, 0x83, 0x87, 0x90, 0x91, 0x97, 0x99],
+      pubrec: [0x00, 0x10, 0x80, 0x83, 0x87, 0x90, 0x91, 0x97, 0x99],
+      pubrel: [0x00, 0x92],
+      pubcomp: [0x00, 0x92],
+    };
+    for (const [type, seen] of Object.entries(codes)) {
+      for (const code of seen)
+        assert.ok(allowed[type as keyof typeof allowed].includes(code), `${type} 0x${code.toString(16)}`);
+    }
+    assert.deepEqual(codes.pubcomp, [0, 0, 0x92, 0x92], 'PUBREL for a refused or unknown identifier gets 0x92');
+    assert.deepEqual(codes.pubrel, [0, 0x92]);
+  });
+
   test('[MQTT-4.3.2-1] [MQTT-4.3.2-3] [MQTT-2.2.1-4] outbound QoS 1: fresh identifiers, DUP 0 first, held until PUBACK', async (t) => {
     const bench = await Bench.open(t);
     const sub = await bench.connected('sub');
@@ -108,7 +157,7 @@ describe('MQTT 5.0 PUBLISH and QoS flows (server)', { concurrency: true }, () =>
     for (const id of ids) sub.send({ type: 'puback', packetId: id });
   });
 
-  test('[MQTT-4.3.3-1] [MQTT-4.3.3-3] [MQTT-4.3.3-4] [MQTT-4.3.3-5] outbound QoS 2: PUBLISH, PUBREC answered by PUBREL, PUBCOMP ends it', async (t) => {
+  test('[MQTT-4.3.3-1] [MQTT-4.3.3-2] [MQTT-4.3.3-3] [MQTT-4.3.3-4] [MQTT-4.3.3-5] outbound QoS 2: PUBLISH, PUBREC answered by PUBREL, PUBCOMP ends it', async (t) => {
     const bench = await Bench.open(t);
     const sub = await bench.connected('sub');
     await sub.subscribe('out2/t', 2);
@@ -697,7 +746,7 @@ describe('MQTT 5.0 PUBLISH and QoS flows (server)', { concurrency: true }, () =>
     await again.expectNothing(100);
   });
 
-  test('[MQTT-3.3.4-9] [MQTT-3.3.4-10] [MQTT-4.9.0-2] [MQTT-4.9.0-3] outbound QoS 1/2 in flight never exceed the client Receive Maximum; other packets still flow', async (t) => {
+  test('[MQTT-3.3.4-9] [MQTT-3.3.4-10] [MQTT-4.9.0-1] [MQTT-4.9.0-2] [MQTT-4.9.0-3] outbound QoS 1/2 in flight never exceed the client Receive Maximum; other packets still flow', async (t) => {
     const bench = await Bench.open(t);
     const sub = await bench.connected('sub', 5, { properties: { receiveMaximum: 2 } });
     await sub.subscribe('rm/t', 2);

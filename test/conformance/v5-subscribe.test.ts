@@ -8,7 +8,7 @@ import { Bench, delay } from './raw-client.js';
 
 // Every test has its own broker, so they run concurrently and the suite stays fast.
 describe('MQTT 5.0 SUBSCRIBE, UNSUBSCRIBE and shared subscriptions (server)', { concurrency: true }, () => {
-  test('[MQTT-3.8.4-1] [MQTT-3.8.4-2] [MQTT-3.8.4-5] [MQTT-3.8.4-6] [MQTT-3.9.3-1] one SUBACK, same identifier, one reason code per filter in order', async (t) => {
+  test('[MQTT-3.8.4-1] [MQTT-3.8.4-2] [MQTT-2.2.1-6] [MQTT-3.8.4-5] [MQTT-3.8.4-6] [MQTT-3.9.3-1] one SUBACK, same identifier, one reason code per filter in order', async (t) => {
     const bench = await Bench.open(t);
     const sub = await bench.connected('sub');
     sub.send({
@@ -100,7 +100,7 @@ describe('MQTT 5.0 SUBSCRIBE, UNSUBSCRIBE and shared subscriptions (server)', { 
     );
   });
 
-  test('[MQTT-3.10.4-1] [MQTT-3.10.4-2] [MQTT-3.10.4-4] [MQTT-3.10.4-5] [MQTT-3.11.3-1] UNSUBSCRIBE matches filters exactly, stops delivery, UNSUBACK per filter', async (t) => {
+  test('[MQTT-3.10.4-1] [MQTT-3.10.4-2] [MQTT-3.10.4-4] [MQTT-3.10.4-5] [MQTT-3.10.4-6] [MQTT-3.11.3-1] [MQTT-3.11.3-2] [MQTT-2.2.1-6] UNSUBSCRIBE matches filters exactly, stops delivery, UNSUBACK per filter', async (t) => {
     const bench = await Bench.open(t);
     const sub = await bench.connected('sub');
     await sub.subscribe('u/+', 0);
