@@ -402,7 +402,7 @@ describe('CONNECT / CONNACK', () => {
     assert.equal(connack.reasonCode, ReasonCode.RetainNotSupported);
   });
 
-  test('[MQTT-3.3.1-5] / 5.0 §3.2.2.3.5 a retained PUBLISH when Retain Available is 0 gets DISCONNECT 0x9A', async () => {
+  test('[MQTT-3.2.2-14] a retained PUBLISH when Retain Available is 0 gets DISCONNECT 0x9A', async () => {
     const b = await broker({ retainAvailable: false });
     const client = await connected(b, 'no-retain');
     client.publish({ topic: 'r', payload: Buffer.from('x'), retain: true });
