@@ -171,14 +171,14 @@ class Dashboard {
     context.font = '11px system-ui, sans-serif';
     context.fillText(`${formatCount(max)}/s`, 4, 11);
 
-    const line = (pick: (r: Rates) => number, color: string): void => {
+    const line = (pick: (r: Rates) => number, color: string, lineWidth: number): void => {
       if (history.length === 0) return;
       // One sample draws as a short level segment at the right edge.
       const points = history.length === 1 ? [history[0]!, history[0]!] : history;
       const step = width / (CHART_POINTS - 1);
       const offset = (CHART_POINTS - points.length) * step;
       context.strokeStyle = color;
-      context.lineWidth = 2;
+      context.lineWidth = lineWidth;
       context.beginPath();
       points.forEach((r, i) => {
         const x = offset + i * step;
@@ -188,8 +188,9 @@ class Dashboard {
       });
       context.stroke();
     };
-    line((r) => r.messagesReceived, style.getPropertyValue('--accent'));
-    line((r) => r.messagesSent, style.getPropertyValue('--accent2'));
+    // In is drawn wider underneath, so that equal rates (one subscriber per message) still show both lines.
+    line((r) => r.messagesReceived, style.getPropertyValue('--accent'), 4);
+    line((r) => r.messagesSent, style.getPropertyValue('--accent2'), 1.5);
   }
 }
 
