@@ -363,6 +363,26 @@ const cases: Case[] = [
     bytes: frame(0x82, [0x00, 0x01, 0x00, 0x00, 0x02, 0xc3, 0x28, 0x00]),
     codes: [MALFORMED],
   },
+  {
+    name: '[MQTT-3.1.2-16] 5.0: a User Name present without the User Name Flag is malformed: close',
+    version: 5,
+    beforeConnect: true,
+    bytes: frame(0x10, [...str('MQTT'), 0x05, 0x02, 0x00, 0x00, 0x00, ...str('a'), ...str('user')]),
+    codes: [MALFORMED],
+  },
+  {
+    name: '[MQTT-3.1.2-18] 5.0: a Password present without the Password Flag is malformed: close',
+    version: 5,
+    beforeConnect: true,
+    bytes: frame(0x10, [...str('MQTT'), 0x05, 0x82, 0x00, 0x00, 0x00, ...str('a'), ...str('user'), ...str('pw')]),
+    codes: [MALFORMED],
+  },
+  {
+    name: '[MQTT-2.1.3-1] 5.0: a PINGREQ with a body is malformed: DISCONNECT 0x81',
+    version: 5,
+    bytes: [0xc0, 0x01, 0x00],
+    codes: [MALFORMED],
+  },
   // ---- MQTT 3.1.1 ----
   {
     name: '[MQTT-3.1.0-2] 3.1.1: a second CONNECT closes the connection',
@@ -487,6 +507,23 @@ const cases: Case[] = [
     version: 4,
     beforeConnect: true,
     bytes: frame(0x10, [...str('MQTT'), 0x04, 0x02, 0x00, 0x00, 0x00, 0x02, 0xff, 0xfe]),
+  },
+  {
+    name: '[MQTT-3.1.2-18] 3.1.1: a user name present without the User Name Flag closes the connection',
+    version: 4,
+    beforeConnect: true,
+    bytes: frame(0x10, [...str('MQTT'), 0x04, 0x02, 0x00, 0x00, ...str('a'), ...str('user')]),
+  },
+  {
+    name: '[MQTT-3.1.2-20] 3.1.1: a password present without the Password Flag closes the connection',
+    version: 4,
+    beforeConnect: true,
+    bytes: frame(0x10, [...str('MQTT'), 0x04, 0x82, 0x00, 0x00, ...str('a'), ...str('user'), ...str('pw')]),
+  },
+  {
+    name: '[MQTT-4.8.0-1] 3.1.1: a PINGREQ with a body closes the connection',
+    version: 4,
+    bytes: [0xc0, 0x01, 0x00],
   },
   {
     name: '[MQTT-3.1.2-3] [MQTT-3.1.4-1] [MQTT-3.2.2-6] 3.1.1: a CONNECT with the reserved flag set closes the connection without CONNACK',
