@@ -1,14 +1,12 @@
-import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Database, type Key, open, type RootDatabase } from 'lmdb';
+import { Worker } from 'node:worker_threads';
+import { type Database, open, type RootDatabase } from 'lmdb';
 import { MqttError } from '../../protocol/errors.js';
-import type { QoS } from '../../protocol/packets.js';
 import { ReasonCode } from '../../protocol/reason-codes.js';
 import type { Logger } from '../../util/logger.js';
 import type {
   InflightRecord,
-  InflightState,
   QueuedMessage,
   SessionRecord,
   Store,
@@ -16,7 +14,33 @@ import type {
   SubscriptionRecord,
 } from '../types.js';
 import { checkDataFile, damagedError, walkInChild } from './check.js';
+import {
+  AFTER_ALL,
+  DELETE_INCOMING,
+  DELETE_INFLIGHT,
+  DELETE_RETAINED,
+  DELETE_SESSION,
+  DELETE_SUBSCRIPTION,
+  DEQUEUE,
+  ENQUEUE,
+  hasKeys,
+  type InflightValue,
+  type MessageBody,
+  NOOP,
+  PUT_INCOMING,
+  PUT_INFLIGHT,
+  PUT_RETAINED,
+  PUT_SESSION,
+  PUT_SUBSCRIPTION,
+  part,
+  type QueueValue,
+  range,
+  TABLES,
+  type Table,
+  Writer,
+} from './layout.js';
 import { DirectoryLock } from './lock.js';
+import type { WriterData, WriterReply, WriterRequest } from './writer.js';
 
 /** The layout written by this code. Bump it (and migrate in open()) when a table's layout changes. */
 export const FORMAT_VERSION = 1;
@@ -27,56 +51,14 @@ export interface LmdbStoreOptions {
    * stored once and referenced by the others. Default 256; Infinity stores every copy inline.
    */
   shareThreshold?: number;
+  /**
+   * Write on a thread of its own (default), so the broker serves sockets while the disk syncs; false writes
+   * on the caller's thread at the end of each event-loop turn.
+   */
+  writerThread?: boolean;
   /** Read every page of the data file in a child process before opening it. Default false. */
   verify?: boolean;
   logger?: Logger;
-}
-
-/*
- * Tables (LMDB named databases), keys in LMDB's ordered-binary encoding so ranges follow the access patterns:
- *   meta           'format' -> FORMAT_VERSION
- *   sessions       clientId -> SessionRecord (with its pending will and absolute deadlines)
- *   subscriptions  [clientId, topicFilter] -> SubscriptionRecord
- *   queue          [clientId, seq] -> QueueValue          read in seq ranges, never all at once
- *   inflight       [clientId, packetId] -> InflightValue
- *   incoming       [clientId, packetId] -> 1               inbound QoS 2 awaiting PUBREL
- *   retained       topic -> StoredMessage
- *   messages       id -> MessageBody                      a message shared by several queue/in-flight entries
- *   refs           id -> number of entries referencing it
- * Strings too long for an LMDB key (client ids and topics may reach 65,535 bytes) are keyed by their hash;
- * every value holds what its key abbreviates.
- */
-
-interface MessageBody {
-  topic: string;
-  payload: Buffer;
-  properties?: StoredMessage['properties'];
-  expiresAt?: number;
-}
-
-/** A queued message: inline (a QueuedMessage without its seq) or a reference `m` to a shared body. */
-interface QueueValue {
-  m?: number;
-  topic?: string;
-  payload?: Buffer;
-  qos: QoS;
-  retain: boolean;
-  properties?: StoredMessage['properties'];
-  expiresAt?: number;
-  subscriptionIdentifiers?: number[];
-}
-
-/** An in-flight record without its packet id; its message inline or as a reference `m` with its qos and retain. */
-interface InflightValue {
-  seq: number;
-  state: InflightState;
-  qos: QoS;
-  retain: boolean;
-  message?: StoredMessage;
-  m?: number;
-  mq?: QoS;
-  mr?: boolean;
-  subscriptionIdentifiers?: number[];
 }
 
 /** Which message a payload buffer was last written as, for sharing it within one batch. */
@@ -88,74 +70,58 @@ interface ShareSlot {
   id: number;
 }
 
-// Operations queued between commits, four slots each: op, client id (or topic), argument, shared message id.
-const PUT_SESSION = 1;
-const DELETE_SESSION = 2;
-const PUT_SUBSCRIPTION = 3;
-const DELETE_SUBSCRIPTION = 4;
-const ENQUEUE = 5;
-const DEQUEUE = 6;
-const PUT_INFLIGHT = 7;
-const DELETE_INFLIGHT = 8;
-const PUT_INCOMING = 9;
-const DELETE_INCOMING = 10;
-const PUT_RETAINED = 11;
-const DELETE_RETAINED = 12;
-
-const TABLES = [
-  'meta',
-  'sessions',
-  'subscriptions',
-  'queue',
-  'inflight',
-  'incoming',
-  'retained',
-  'messages',
-  'refs',
-] as const;
-type Table = (typeof TABLES)[number];
-
-/** Greater than any string or number as the second element of an ordered-binary array key. */
-const AFTER_ALL = Buffer.from([0xff, 0xff]);
-const RESOLVED = Promise.resolve();
-const noop = (): void => {};
-
 interface Deferred {
   promise: Promise<void>;
   resolve: () => void;
   reject: (error: unknown) => void;
 }
 
+const RESOLVED = Promise.resolve();
+const noop = (): void => {};
+
 /**
- * The durable store, on LMDB. Writes are collected in memory during an event-loop turn and applied at its end
- * in ONE synchronous LMDB transaction, flushed to disk before it returns (group commit: every PUBACK of a turn
- * shares one fsync). A data directory is held by one process at a time (a lock file), is checked before LMDB
- * maps it, and is never emptied or overwritten when it is damaged or of an unknown format.
+ * The durable store, on LMDB. Writes are collected in memory and applied as one batch in ONE LMDB transaction,
+ * flushed to disk before commit() resolves. While a batch is being written (on the writer thread) the next one
+ * collects, so every acknowledgement that waits during a disk sync shares the next one (group commit), and a
+ * message whose subscriber acknowledges it before its batch is written is never written at all.
+ *
+ * A data directory is held by one process at a time (a lock file), is checked before LMDB maps it, and is never
+ * emptied or overwritten when it is damaged or of an unknown format.
  */
 export class LmdbStore implements Store {
   readonly dir: string;
   readonly #shareThreshold: number;
+  readonly #useThread: boolean;
   readonly #verify: boolean;
   readonly #logger: Logger | undefined;
   readonly #lock: DirectoryLock;
   #env: RootDatabase | undefined;
   #db = {} as Record<Table, Database>;
   #state: 'new' | 'open' | 'closed' = 'new';
+  #worker: Worker | undefined;
+  /** Writes on this thread when there is no writer thread. */
+  #writer: Writer | undefined;
 
+  /** The batch being collected: four slots per operation (op, client id or topic, argument, shared id). */
   #ops: unknown[] = [];
-  #scheduled = false;
+  /** Position in #ops of the last put of each queue/in-flight row in the batch, so a later write can cancel it. */
+  #rows = new Map<string, number>();
+  /** Resolved when the collected batch is durable; made when someone waits for it. */
   #batch: Deferred | undefined;
+  #scheduled = false;
+  /** The batch on the writer thread. */
+  #writing: Deferred | undefined;
   #last: Promise<void> = RESOLVED;
+  #failure: Error | undefined;
   /** Number of the batch being collected; share slots are valid within one batch. */
   #batchNumber = 0;
   #shares = new WeakMap<Buffer, ShareSlot>();
   #nextMessageId = 1;
-  /** Whether any entry may reference a shared body; until then removals need not read what they remove. */
-  #sharing = false;
 
   constructor(dir: string, options: LmdbStoreOptions = {}) {
     this.dir = dir;
     this.#shareThreshold = options.shareThreshold ?? 256;
+    this.#useThread = options.writerThread ?? true;
     this.#verify = options.verify ?? false;
     this.#logger = options.logger;
     this.#lock = new DirectoryLock(join(dir, 'starling.lock'));
@@ -167,40 +133,59 @@ export class LmdbStore implements Store {
     this.#lock.acquire();
     try {
       this.#openEnvironment();
+      if (this.#useThread) await this.#startWriter();
+      else this.#writer = new Writer(this.#db);
     } catch (error) {
       this.#closeEnvironment();
       this.#lock.release();
       throw error;
     }
+    this.#failure = undefined;
+    this.#last = RESOLVED;
     this.#state = 'open';
   }
 
   async close(): Promise<void> {
     if (this.#state !== 'open') return;
-    this.#flush();
+    try {
+      await await this.#settle();
+    } catch (error) {
+      this.#logger?.error({ err: error, dir: this.dir }, 'the last writes before close failed');
+    }
     this.#state = 'closed';
+    const worker = this.#worker;
+    this.#worker = undefined;
+    this.#writer = undefined;
+    if (worker) {
+      const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+      worker.ref();
+      worker.postMessage({ type: 'close' } satisfies WriterRequest);
+      await exited;
+    }
     await this.#env?.close();
     this.#env = undefined;
     this.#lock.release();
   }
 
   commit(): Promise<void> {
-    if (this.#ops.length === 0) return this.#last;
-    if (!this.#batch) this.#batch = deferred();
-    return this.#batch.promise;
+    if (this.#ops.length > 0) {
+      if (!this.#batch) this.#batch = deferred();
+      return this.#batch.promise;
+    }
+    return this.#writing ? this.#writing.promise : this.#last;
   }
 
   // ---- sessions ----
 
   async loadSessions(): Promise<SessionRecord[]> {
-    this.#settle();
+    await this.#settle();
     const out: SessionRecord[] = [];
     for (const { value } of this.#db.sessions.getRange({})) out.push(value as SessionRecord);
     return out;
   }
 
   async getSession(clientId: string): Promise<SessionRecord | undefined> {
-    this.#settle();
+    await this.#settle();
     return this.#db.sessions.get(part(clientId)) as SessionRecord | undefined;
   }
 
@@ -215,7 +200,7 @@ export class LmdbStore implements Store {
   // ---- subscriptions ----
 
   async getSubscriptions(clientId: string): Promise<SubscriptionRecord[]> {
-    this.#settle();
+    await this.#settle();
     const out: SubscriptionRecord[] = [];
     for (const { value } of this.#db.subscriptions.getRange(range(clientId))) out.push(value as SubscriptionRecord);
     return out;
@@ -232,11 +217,14 @@ export class LmdbStore implements Store {
   // ---- queue ----
 
   enqueue(clientId: string, message: QueuedMessage): void {
+    const row = `q${message.seq}\u0000${clientId}`;
+    this.#cancel(row);
+    this.#rows.set(row, this.#ops.length);
     this.#push(ENQUEUE, clientId, message, this.#shareId(message));
   }
 
   async readQueue(clientId: string, fromSeq: number, limit: number): Promise<QueuedMessage[]> {
-    this.#settle();
+    await this.#settle();
     const out: QueuedMessage[] = [];
     if (limit <= 0) return out;
     const key = part(clientId);
@@ -249,21 +237,26 @@ export class LmdbStore implements Store {
   }
 
   dequeue(clientId: string, seq: number): void {
+    this.#cancel(`q${seq}\u0000${clientId}`);
     this.#push(DEQUEUE, clientId, seq, 0);
   }
 
   // ---- in flight ----
 
   putInflight(clientId: string, record: InflightRecord): void {
+    const row = `i${record.packetId}\u0000${clientId}`;
+    this.#cancel(row);
+    this.#rows.set(row, this.#ops.length);
     this.#push(PUT_INFLIGHT, clientId, record, record.message ? this.#shareId(record.message) : 0);
   }
 
   deleteInflight(clientId: string, packetId: number): void {
+    this.#cancel(`i${packetId}\u0000${clientId}`);
     this.#push(DELETE_INFLIGHT, clientId, packetId, 0);
   }
 
   async getInflight(clientId: string): Promise<InflightRecord[]> {
-    this.#settle();
+    await this.#settle();
     const out: InflightRecord[] = [];
     for (const { key, value } of this.#db.inflight.getRange(range(clientId))) {
       const record = this.#inflight((key as [string, number])[1], value as InflightValue);
@@ -283,7 +276,7 @@ export class LmdbStore implements Store {
   }
 
   async getIncomingQos2(clientId: string): Promise<number[]> {
-    this.#settle();
+    await this.#settle();
     const out: number[] = [];
     for (const key of this.#db.incoming.getKeys(range(clientId))) out.push((key as [string, number])[1]);
     return out;
@@ -300,7 +293,7 @@ export class LmdbStore implements Store {
   }
 
   async loadRetained(): Promise<StoredMessage[]> {
-    this.#settle();
+    await this.#settle();
     const out: StoredMessage[] = [];
     for (const { value } of this.#db.retained.getRange({})) out.push(value as StoredMessage);
     return out;
@@ -357,7 +350,27 @@ export class LmdbStore implements Store {
       );
     }
     for (const key of this.#db.messages.getKeys({ reverse: true, limit: 1 })) this.#nextMessageId = Number(key) + 1;
-    this.#sharing = hasKeys(this.#db.refs);
+  }
+
+  async #startWriter(): Promise<void> {
+    const worker = new Worker(new URL('./writer.js', import.meta.url), {
+      workerData: { dir: this.dir } satisfies WriterData,
+      // A thread may not inherit `--input-type` (allowed only for a main script given as a string).
+      execArgv: process.execArgv.filter((arg) => !arg.startsWith('--input-type')),
+    });
+    await new Promise<void>((resolve, reject) => {
+      const onError = (error: Error): void => reject(error);
+      worker.once('error', onError);
+      worker.once('message', (reply: WriterReply) => {
+        worker.off('error', onError);
+        if (reply.type === 'ready') resolve();
+        else reject(new Error(`the writer thread did not start: ${JSON.stringify(reply)}`));
+      });
+    });
+    worker.on('message', this.#onWritten);
+    worker.on('error', this.#onWriterError);
+    worker.unref();
+    this.#worker = worker;
   }
 
   #closeEnvironment(): void {
@@ -380,15 +393,27 @@ export class LmdbStore implements Store {
     }
   }
 
+  /** A put of the same queue or in-flight row earlier in the batch is moot: a later put or delete replaces it. */
+  #cancel(row: string): void {
+    const at = this.#rows.get(row);
+    if (at === undefined) return;
+    this.#rows.delete(row);
+    this.#ops[at] = NOOP;
+    this.#ops[at + 2] = undefined;
+  }
+
   readonly #endOfTurn = (): void => {
     this.#scheduled = false;
-    this.#flush();
+    if (!this.#writing) this.#send();
   };
 
   /** Reads see every write issued before them. */
-  #settle(): void {
+  async #settle(): Promise<void> {
     if (this.#state !== 'open') throw new Error(`LmdbStore: read while ${this.#state}`);
-    if (this.#ops.length > 0) this.#flush();
+    while (this.#ops.length > 0 || this.#writing) {
+      if (!this.#writing) this.#send();
+      await this.#writing?.promise.catch(noop);
+    }
   }
 
   /**
@@ -419,138 +444,62 @@ export class LmdbStore implements Store {
     return slot.id;
   }
 
-  #flush(): void {
+  /** Hands the collected batch to the writer. */
+  #send(): void {
     const ops = this.#ops;
     if (ops.length === 0) return;
     this.#ops = [];
-    const batch = this.#batch;
+    this.#rows.clear();
+    const batch = this.#batch ?? deferred();
     this.#batch = undefined;
     this.#batchNumber++;
+    this.#writing = batch;
+    if (this.#failure) {
+      this.#finish(this.#failure);
+      return;
+    }
+    const worker = this.#worker;
+    if (worker) {
+      worker.ref();
+      worker.postMessage({ type: 'batch', ops } satisfies WriterRequest);
+      return;
+    }
     try {
-      this.#env!.transactionSync(() => this.#apply(ops));
-      this.#last = RESOLVED;
-      batch?.resolve();
+      this.#env!.transactionSync(() => this.#writer!.apply(ops));
+      this.#finish(undefined);
     } catch (error) {
+      this.#finish(error as Error);
+    }
+  }
+
+  readonly #onWritten = (reply: WriterReply): void => {
+    if (reply.type === 'written') this.#finish(undefined);
+    else if (reply.type === 'failed') this.#finish(Object.assign(new Error(reply.message), { stack: reply.stack }));
+  };
+
+  readonly #onWriterError = (error: Error): void => {
+    // The writer thread died: nothing more can be made durable.
+    this.#failure = error;
+    this.#logger?.error({ err: error, dir: this.dir }, 'the LMDB writer thread failed');
+    if (this.#writing) this.#finish(error);
+  };
+
+  /** The batch on the writer is done: settle its waiters and send what collected meanwhile. */
+  #finish(error: Error | undefined): void {
+    const batch = this.#writing!;
+    this.#writing = undefined;
+    if (error) {
       const failure = new MqttError(ReasonCode.UnspecifiedError, 'store commit failed', { cause: error });
       this.#logger?.error({ err: error, dir: this.dir }, 'LMDB commit failed; the writes of this batch are lost');
-      this.#last = Promise.reject(failure);
-      this.#last.catch(noop);
-      batch?.reject(failure);
+      this.#last = batch.promise;
+      batch.reject(failure);
+    } else {
+      this.#env?.resetReadTxn();
+      this.#last = RESOLVED;
+      batch.resolve();
     }
-  }
-
-  #apply(ops: unknown[]): void {
-    const db = this.#db;
-    const deltas = new Map<number, number>();
-    const bodies = new Map<number, StoredMessage>();
-    for (let i = 0; i < ops.length; i += 4) {
-      const id = ops[i + 1] as string;
-      const argument = ops[i + 2];
-      const shared = ops[i + 3] as number;
-      switch (ops[i]) {
-        case PUT_SESSION:
-          db.sessions.put(part(id), argument);
-          break;
-        case DELETE_SESSION:
-          this.#deleteSession(id, deltas);
-          break;
-        case PUT_SUBSCRIPTION: {
-          const subscription = argument as SubscriptionRecord;
-          db.subscriptions.put([part(id), part(subscription.topicFilter)], subscription);
-          break;
-        }
-        case DELETE_SUBSCRIPTION:
-          db.subscriptions.remove([part(id), part(argument as string)]);
-          break;
-        case ENQUEUE: {
-          const message = argument as QueuedMessage;
-          const key = [part(id), message.seq];
-          if (this.#sharing) this.#release(db.queue.get(key) as QueueValue | undefined, deltas);
-          db.queue.put(key, queueValue(message, shared));
-          if (shared) this.#reference(shared, message, deltas, bodies);
-          break;
-        }
-        case DEQUEUE: {
-          const key = [part(id), argument as number];
-          if (this.#sharing) this.#release(db.queue.get(key) as QueueValue | undefined, deltas);
-          db.queue.remove(key);
-          break;
-        }
-        case PUT_INFLIGHT: {
-          const record = argument as InflightRecord;
-          const key = [part(id), record.packetId];
-          if (this.#sharing) this.#release(db.inflight.get(key) as InflightValue | undefined, deltas);
-          db.inflight.put(key, inflightValue(record, shared));
-          if (shared) this.#reference(shared, record.message!, deltas, bodies);
-          break;
-        }
-        case DELETE_INFLIGHT: {
-          const key = [part(id), argument as number];
-          if (this.#sharing) this.#release(db.inflight.get(key) as InflightValue | undefined, deltas);
-          db.inflight.remove(key);
-          break;
-        }
-        case PUT_INCOMING:
-          db.incoming.put([part(id), argument as number], 1);
-          break;
-        case DELETE_INCOMING:
-          db.incoming.remove([part(id), argument as number]);
-          break;
-        case PUT_RETAINED:
-          db.retained.put(part(id), argument);
-          break;
-        case DELETE_RETAINED:
-          db.retained.remove(part(id));
-          break;
-      }
-    }
-    for (const [messageId, delta] of deltas) {
-      if (delta === 0) continue;
-      const before = (db.refs.get(messageId) as number | undefined) ?? 0;
-      const after = before + delta;
-      if (after <= 0) {
-        db.refs.remove(messageId);
-        db.messages.remove(messageId);
-      } else {
-        // A body is written when its first reference is; a later batch may bring it back after it was freed.
-        if (before === 0) db.messages.put(messageId, messageBody(bodies.get(messageId)!));
-        db.refs.put(messageId, after);
-      }
-    }
-  }
-
-  #reference(
-    messageId: number,
-    message: StoredMessage,
-    deltas: Map<number, number>,
-    bodies: Map<number, StoredMessage>,
-  ) {
-    this.#sharing = true;
-    deltas.set(messageId, (deltas.get(messageId) ?? 0) + 1);
-    if (!bodies.has(messageId)) bodies.set(messageId, message);
-  }
-
-  #release(previous: { m?: number } | undefined, deltas: Map<number, number>): void {
-    const messageId = previous?.m;
-    if (messageId !== undefined) deltas.set(messageId, (deltas.get(messageId) ?? 0) - 1);
-  }
-
-  #deleteSession(clientId: string, deltas: Map<number, number>): void {
-    const db = this.#db;
-    const key = part(clientId);
-    db.sessions.remove(key);
-    // Collected before removing: a cursor is not walked while its table changes. (lmdb writes into the range
-    // options it is given, so each call gets its own.)
-    for (const k of [...db.subscriptions.getKeys(range(clientId))]) db.subscriptions.remove(k);
-    for (const { key: k, value } of [...db.queue.getRange(range(clientId))]) {
-      this.#release(value as QueueValue, deltas);
-      db.queue.remove(k);
-    }
-    for (const { key: k, value } of [...db.inflight.getRange(range(clientId))]) {
-      this.#release(value as InflightValue, deltas);
-      db.inflight.remove(k);
-    }
-    for (const k of [...db.incoming.getKeys(range(clientId))]) db.incoming.remove(k);
+    if (this.#ops.length > 0) this.#send();
+    else this.#worker?.unref();
   }
 
   // ---- reading ----
@@ -602,69 +551,6 @@ export class LmdbStore implements Store {
     if (value.subscriptionIdentifiers !== undefined) record.subscriptionIdentifiers = value.subscriptionIdentifiers;
     return record;
   }
-}
-
-/** A key part: the string itself, or for one too long for an LMDB key, NUL (never in an MQTT string) + hash. */
-function part(text: string): string {
-  if (text.length <= 120 || Buffer.byteLength(text) <= 400) return text;
-  return `\u0000${createHash('sha256').update(text).digest('base64url')}`;
-}
-
-function range(clientId: string): { start: Key; end: Key } {
-  const key = part(clientId);
-  return { start: [key], end: [key, AFTER_ALL] };
-}
-
-function hasKeys(db: Database): boolean {
-  for (const _ of db.getKeys({ limit: 1 })) return true;
-  return false;
-}
-
-function queueValue(message: QueuedMessage, shared: number): QueueValue {
-  const value: QueueValue = shared
-    ? { m: shared, qos: message.qos, retain: message.retain }
-    : { topic: message.topic, payload: message.payload, qos: message.qos, retain: message.retain };
-  if (!shared) {
-    if (message.properties !== undefined) value.properties = message.properties;
-    if (message.expiresAt !== undefined) value.expiresAt = message.expiresAt;
-  }
-  if (message.subscriptionIdentifiers !== undefined) value.subscriptionIdentifiers = message.subscriptionIdentifiers;
-  return value;
-}
-
-function inflightValue(record: InflightRecord, shared: number): InflightValue {
-  const value: InflightValue = { seq: record.seq, state: record.state, qos: record.qos, retain: record.retain };
-  const message = record.message;
-  if (message !== undefined) {
-    if (shared) {
-      value.m = shared;
-      value.mq = message.qos;
-      value.mr = message.retain;
-    } else {
-      value.message = storedMessage(message);
-    }
-  }
-  if (record.subscriptionIdentifiers !== undefined) value.subscriptionIdentifiers = record.subscriptionIdentifiers;
-  return value;
-}
-
-function storedMessage(message: StoredMessage): StoredMessage {
-  const out: StoredMessage = {
-    topic: message.topic,
-    payload: message.payload,
-    qos: message.qos,
-    retain: message.retain,
-  };
-  if (message.properties !== undefined) out.properties = message.properties;
-  if (message.expiresAt !== undefined) out.expiresAt = message.expiresAt;
-  return out;
-}
-
-function messageBody(message: StoredMessage): MessageBody {
-  const body: MessageBody = { topic: message.topic, payload: message.payload };
-  if (message.properties !== undefined) body.properties = message.properties;
-  if (message.expiresAt !== undefined) body.expiresAt = message.expiresAt;
-  return body;
 }
 
 function bySeq(a: InflightRecord, b: InflightRecord): number {
