@@ -342,4 +342,38 @@ describe('sessions', () => {
     await delay(5);
     assert.equal(await store.getSession('last-time'), undefined);
   });
+
+  test('PUBREL and PUBCOMP of a persistent session wait for the store commit of their state change', async () => {
+    let release: () => void = () => {};
+    let held = false;
+    class HeldStore extends MemoryStore {
+      override commit(): Promise<void> {
+        if (!held) return super.commit();
+        return new Promise<void>((resolve) => {
+          release = resolve;
+        });
+      }
+    }
+    const b = await broker({ store: new HeldStore() });
+    const sub = await connected(b, 'q2-durable', 5, persistent);
+    await sub.subscribe('q2d', 2);
+    await b.publish({ topic: 'q2d', payload: 'x', qos: 2 });
+    const msg = await sub.expect('publish');
+    held = true;
+    sub.send({ type: 'pubrec', packetId: msg.packetId! });
+    await sub.expectNothing(40);
+    held = false;
+    release();
+    assert.equal((await sub.expect('pubrel')).packetId, msg.packetId);
+
+    const pub = await connected(b, 'q2-publisher', 5, persistent);
+    pub.publish({ topic: 'elsewhere', payload: Buffer.from('y'), qos: 2, packetId: 21 });
+    await pub.expect('pubrec');
+    held = true;
+    pub.send({ type: 'pubrel', packetId: 21 });
+    await pub.expectNothing(40);
+    held = false;
+    release();
+    assert.equal((await pub.expect('pubcomp')).packetId, 21);
+  });
 });
