@@ -26,7 +26,7 @@ describe('MQTT 5.0 statements combined, and enhanced authentication (server)', {
     await self.expectNothing();
   });
 
-  test('[MQTT-3.3.4-9] inbound: a completed QoS 2 flow frees its place under the server Receive Maximum', async (t) => {
+  test('[MQTT-3.3.4-7] inbound: a completed QoS 2 flow frees its place under the server Receive Maximum', async (t) => {
     const bench = await Bench.open(t, { receiveMaximum: 1 });
     const pub = bench.peer(5);
     assert.equal((await pub.connect({ clientId: 'p' })).properties?.receiveMaximum, 1);
