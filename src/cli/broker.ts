@@ -5,6 +5,7 @@ import { PasswordFileAuthenticator } from '../auth/password-file.js';
 import type { Authorizer } from '../auth/types.js';
 import { Broker } from '../broker/broker.js';
 import type { StarlingConfig } from '../config/schema.js';
+import { LmdbStore } from '../store/lmdb/index.js';
 import { MemoryStore } from '../store/memory/index.js';
 import type { Store } from '../store/types.js';
 import { createListener, isLoopbackHost } from '../transport/listener.js';
@@ -32,9 +33,8 @@ export interface StartOptions {
 }
 
 async function openStore(config: StarlingConfig, logger: Logger): Promise<Store> {
-  if (config.persistence.enabled) {
-    logger.warn({ dataDir: config.persistence.dataDir }, 'durable persistence is not available yet: running in memory');
-  }
+  // Broker.start() opens it: a data directory in use, damaged or of an unknown format stops the start there.
+  if (config.persistence.enabled) return new LmdbStore(config.persistence.dataDir, { logger });
   return new MemoryStore();
 }
 
