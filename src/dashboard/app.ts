@@ -113,7 +113,7 @@ class Dashboard {
 
     setText('version', `v${response.version}`);
     setText('clients-connected', formatCount(s.clientsConnected));
-    setText('sessions', formatCount(s.sessions));
+    setText('sessions', `${formatCount(s.sessions)} ${s.sessions === 1 ? 'session' : 'sessions'}`);
     setText('messages-received', formatCount(s.messagesReceived));
     setText('messages-received-rate', perSecond(rate.messagesReceived));
     setText('messages-sent', formatCount(s.messagesSent));

@@ -26,7 +26,7 @@ export const dashboardHtml = `<!doctype html>
   </form>
   <section class="cards" aria-label="Broker statistics">
     <div class="card"><h2>Clients connected</h2><p id="clients-connected" class="value">–</p>
-      <p class="sub"><span id="sessions">–</span> sessions</p></div>
+      <p class="sub" id="sessions">–</p></div>
     <div class="card"><h2>Messages in</h2><p class="value"><span id="messages-received-rate">–</span><small>/s</small></p>
       <p class="sub"><span id="messages-received">–</span> total</p></div>
     <div class="card"><h2>Messages out</h2><p class="value"><span id="messages-sent-rate">–</span><small>/s</small></p>
@@ -48,11 +48,11 @@ export const dashboardHtml = `<!doctype html>
   </section>
   <section class="panel" aria-label="Clients">
     <h2>Clients <span id="clients-shown" class="muted"></span></h2>
-    <table>
+    <div class="table-wrap"><table>
       <thead><tr><th>Client ID</th><th>Username</th><th>MQTT</th><th>Address</th><th>Listener</th>
         <th>Connected for</th><th class="num">Subs</th><th class="num">In flight</th><th class="num">Queued</th></tr></thead>
       <tbody id="clients"></tbody>
-    </table>
+    </table></div>
     <p id="no-clients" class="muted">No clients connected.</p>
   </section>
 </main>
@@ -92,9 +92,10 @@ canvas { width: 100%; height: 140px; display: block; }
 .legend i { display: inline-block; width: 10px; height: 3px; margin: 0 4px 3px 10px; }
 .legend i.in { background: var(--accent); }
 .legend i.out { background: var(--accent2); }
+.table-wrap { overflow-x: auto; }
 table { width: 100%; border-collapse: collapse; font-size: 14px; }
 th, td { text-align: left; padding: 6px 8px; border-bottom: 1px solid var(--line); white-space: nowrap; }
-td:first-child { white-space: normal; word-break: break-all; }
+td:first-child { white-space: normal; word-break: break-all; min-width: 12em; }
 th { color: var(--muted); font-weight: 600; font-size: 12px; }
 .num { text-align: right; font-variant-numeric: tabular-nums; }
 #token-form { display: flex; gap: 8px; align-items: center; margin-bottom: 16px; padding: 12px 16px;

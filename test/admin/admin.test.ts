@@ -7,10 +7,13 @@ import { test } from 'node:test';
 import mqtt from 'mqtt';
 import { register as globalRegistry } from 'prom-client';
 import type { ClientsResponse, HealthResponse, StatsResponse } from '../../src/admin/api.js';
+import { startAdminServer } from '../../src/admin/server.js';
+import { Broker } from '../../src/broker/broker.js';
 import { startBroker } from '../../src/cli/broker.js';
 import { main } from '../../src/cli/main.js';
 import { resolveConfig } from '../../src/config/load.js';
-import { silentLogger } from '../../src/util/logger.js';
+import type { Listener } from '../../src/transport/types.js';
+import { createLogger, silentLogger } from '../../src/util/logger.js';
 import { eventually, parseMetrics, startFixture } from './helpers.js';
 
 async function getJson<T>(url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: T }> {
@@ -399,4 +402,42 @@ test('starling broker --admin-port 0 starts the admin server and logs its addres
   const refused = await main(['broker', '--admin-port', 'ninety'], { stdout, stderr: err, env: {}, signals });
   assert.equal(refused, 2);
   assert.match(errors, /--admin-port.*expected a number from 0 to 65535/);
+});
+
+test('a failure while answering gives that request a 500 and a log line; health and the broker carry on', async () => {
+  const broker = new Broker({ sysIntervalSeconds: 0 });
+  await broker.start();
+  const listener = await broker.listen({ port: 0 });
+  // A listener whose numbers cannot be read: /metrics and /api/stats read them, /health does not.
+  const broken = Object.create(listener, {
+    stats: {
+      get() {
+        throw new Error('stats unavailable');
+      },
+    },
+  }) as Listener;
+  const logStream = new PassThrough();
+  let log = '';
+  logStream.on('data', (chunk: Buffer) => {
+    log += chunk.toString();
+  });
+  const admin = await startAdminServer(broker, {
+    port: 0,
+    listeners: [broken],
+    logger: createLogger('error', logStream),
+  });
+  try {
+    for (const path of ['/metrics', '/api/stats']) {
+      const response = await fetch(`${admin.url}${path}`);
+      assert.equal(response.status, 500, path);
+      assert.deepEqual(await response.json(), { error: 'internal error' });
+    }
+    assert.ok(await eventually(() => /admin request failed/.test(log) && /stats unavailable/.test(log)), log);
+    assert.equal((await fetch(`${admin.url}/health`)).status, 200);
+    const client = await mqtt.connectAsync(listener.url(), { reconnectPeriod: 0 });
+    await client.endAsync();
+  } finally {
+    await admin.close();
+    await broker.close();
+  }
 });

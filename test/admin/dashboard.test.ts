@@ -79,7 +79,7 @@ describe('dashboard in Chromium', { skip: existsSync(CHROMIUM) ? false : `${CHRO
     return { page, errors };
   }
 
-  const text = (page: Page, id: string) => page.locator(`#${id}`).innerText();
+  const text = async (page: Page, id: string) => (await page.locator(`#${id}`).textContent()) ?? '';
 
   test('shows clients, message counts and rates updating as an mqtt.js client connects and publishes', async (t) => {
     const fixture = await startFixture({ broker: { version: '0.1.0-test' } });
