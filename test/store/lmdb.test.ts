@@ -29,6 +29,19 @@ storeSuite(
   },
 );
 
+// The same suite with writes applied on the calling thread (no writer thread).
+storeSuite(
+  'lmdb, writing on the calling thread',
+  async () => new LmdbStore(freshDir(), { writerThread: false }),
+  async (store: Store) => rmSync((store as LmdbStore).dir, { recursive: true, force: true }),
+  async (store: Store) => {
+    await store.close();
+    const reopened = new LmdbStore((store as LmdbStore).dir, { writerThread: false });
+    await reopened.open();
+    return reopened;
+  },
+);
+
 function queued(seq: number, payload: Buffer, topic = 'fan/out'): QueuedMessage {
   return { seq, topic, payload, qos: 1, retain: false };
 }
@@ -305,6 +318,53 @@ describe('store: lmdb, beyond the shared suite', () => {
     } finally {
       await store.close();
     }
+  });
+
+  test('a row written and removed or replaced within one batch ends as the last write says', async () => {
+    const dir = freshDir();
+    const store = new LmdbStore(dir, { shareThreshold: 1 });
+    await store.open();
+    try {
+      const payload = Buffer.from('moot');
+      // Committed first: a later batch's cancelled put must not hide the delete of this older row.
+      store.putInflight('x', { packetId: 1, seq: 1, state: 'awaitPuback', qos: 1, retain: false });
+      store.enqueue('x', queued(1, payload));
+      await store.commit();
+      store.putInflight('x', {
+        packetId: 1,
+        seq: 2,
+        state: 'awaitPuback',
+        qos: 1,
+        retain: false,
+        message: { topic: 't', payload, qos: 1, retain: false },
+      });
+      store.putInflight('y', {
+        packetId: 1,
+        seq: 2,
+        state: 'awaitPuback',
+        qos: 1,
+        retain: false,
+        message: { topic: 't', payload, qos: 1, retain: false },
+      });
+      store.deleteInflight('x', 1);
+      store.dequeue('x', 1);
+      store.enqueue('x', queued(2, payload));
+      store.dequeue('x', 2);
+      store.putInflight('y', { packetId: 1, seq: 2, state: 'awaitPubcomp', qos: 2, retain: false });
+      store.putInflight('y', { packetId: 2, seq: 3, state: 'awaitPubrec', qos: 2, retain: false });
+      store.deleteInflight('y', 2);
+      await store.commit();
+      assert.deepEqual(await store.getInflight('x'), []);
+      assert.deepEqual(await store.readQueue('x', 0, 10), []);
+      assert.deepEqual(await store.getInflight('y'), [
+        { packetId: 1, seq: 2, state: 'awaitPubcomp', qos: 2, retain: false },
+      ]);
+    } finally {
+      await store.close();
+    }
+    const env = open({ path: dir, maxDbs: 16 });
+    assert.equal([...env.openDB('messages', {}).getKeys({})].length, 0, 'no shared body is left behind');
+    await env.close();
   });
 
   test('writes issued in one turn are committed together and read back before their commit is awaited', async () => {
