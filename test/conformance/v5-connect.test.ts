@@ -174,6 +174,31 @@ describe('MQTT 5.0 CONNECT, CONNACK, PINGREQ, DISCONNECT (server)', { concurrenc
     assert.equal(ids.size, 5);
   });
 
+  test('[MQTT-3.1.3-7] the Assigned Client Identifier names a session the client can resume', async (t) => {
+    const bench = await Bench.open(t);
+    const peer = bench.peer(5);
+    const props = { sessionExpiryInterval: 60 };
+    const connack = await peer.connect({ clientId: '', clean: false, properties: props });
+    const assigned = connack.properties?.assignedClientIdentifier ?? '';
+    assert.ok(assigned.length > 0);
+    await peer.subscribe('as/t', 1);
+    peer.disconnect();
+    await peer.waitClosed();
+    const again = bench.peer(5);
+    assert.equal((await again.connect({ clientId: assigned, clean: false, properties: props })).sessionPresent, true);
+  });
+
+  test('3.14.2.2.2 a DISCONNECT may shorten a non-zero Session Expiry Interval', async (t) => {
+    const bench = await Bench.open(t);
+    const first = await bench.connected('short', 5, { properties: { sessionExpiryInterval: 3600 } });
+    await first.subscribe('short/t', 1);
+    first.disconnect(0, { sessionExpiryInterval: 1 });
+    await first.waitClosed();
+    await delay(1300);
+    const again = bench.peer(5);
+    assert.equal((await again.connect({ clientId: 'short', clean: false })).sessionPresent, false);
+  });
+
   test('3.2.2.3.7 a client that chose its own ClientID gets no Assigned Client Identifier', async (t) => {
     const bench = await Bench.open(t);
     const peer = bench.peer(5);

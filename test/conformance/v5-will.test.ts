@@ -114,6 +114,32 @@ describe('MQTT 5.0 wills (server)', { concurrency: true }, () => {
     assert.equal((await watcher.expect('publish', 800)).topic, 'will/f');
   });
 
+  test('[MQTT-3.1.2-8] the will is published when the session expires before the Will Delay Interval', async (t) => {
+    const bench = await Bench.open(t);
+    const watcher = await bench.connected('watcher');
+    await watcher.subscribe('will/#', 1);
+    const a = await bench.connected('wse', 5, {
+      properties: { sessionExpiryInterval: 1 },
+      will: will('will/se', { properties: { willDelayInterval: 30 } }),
+    });
+    a.destroy();
+    await watcher.expectNothing(600);
+    assert.equal((await watcher.expect('publish', 2500)).topic, 'will/se');
+  });
+
+  test('[MQTT-3.1.2-10] a published will is gone: a later connection without a will leaves none behind', async (t) => {
+    const bench = await Bench.open(t);
+    const watcher = await bench.connected('watcher');
+    await watcher.subscribe('will/#', 1);
+    const props = { sessionExpiryInterval: 60 };
+    const a = await bench.connected('once', 5, { properties: props, will: will('will/once') });
+    a.destroy();
+    assert.equal((await watcher.expect('publish')).topic, 'will/once');
+    const b = await bench.connected('once', 5, { clean: false, properties: props });
+    b.destroy();
+    await watcher.expectNothing(150);
+  });
+
   test('[MQTT-3.1.3-10] will properties reach subscribers: User Properties in order, and the other message properties', async (t) => {
     const bench = await Bench.open(t);
     const watcher = await bench.connected('watcher');
