@@ -1,6 +1,7 @@
 import type { Writable } from 'node:stream';
 import { type AdminServer, startAdminServer } from '../admin/server.js';
 import { AclAuthorizer } from '../auth/acl.js';
+import { type ConnectionLimitStats, ConnectionLimitsAuthenticator } from '../auth/connection-limits.js';
 import { PasswordFileAuthenticator } from '../auth/password-file.js';
 import type { Authorizer } from '../auth/types.js';
 import { Broker } from '../broker/broker.js';
@@ -8,10 +9,11 @@ import type { StarlingConfig } from '../config/schema.js';
 import { LmdbStore } from '../store/lmdb/index.js';
 import { MemoryStore } from '../store/memory/index.js';
 import type { Store } from '../store/types.js';
-import { createListener, isLoopbackHost } from '../transport/listener.js';
+import { createListener } from '../transport/listener.js';
 import type { Listener } from '../transport/types.js';
+import { type Clock, systemClock } from '../util/clock.js';
 import { createLogger, type Logger } from '../util/logger.js';
-import { type ListenerAuthPolicy, ListenerPolicyAuthenticator } from './listener-auth.js';
+import { type ListenerAuthPolicy, ListenerPolicyAuthenticator, listenerAuthPolicy } from './listener-auth.js';
 
 /** A broker started from a configuration: the broker, its listeners, and what SIGHUP and SIGTERM do. */
 export interface RunningBroker {
@@ -19,6 +21,8 @@ export interface RunningBroker {
   readonly listeners: readonly Listener[];
   /** The admin HTTP server (health, metrics, API, dashboard) when `admin.enabled`. */
   readonly admin: AdminServer | undefined;
+  /** CONNECTs refused by limits.maxClients (0x97) and limits.maxConnectionRate (0x9F) since start. */
+  readonly connectionLimits: ConnectionLimitStats;
   /** Re-reads the password file, the ACL file and TLS certificates; a broken one keeps the old one in force. */
   reload(): Promise<{ ok: boolean; errors: string[] }>;
   /** Graceful: MQTT 5 clients get DISCONNECT 0x8B, the store is flushed, the listeners closed. */
@@ -30,6 +34,10 @@ export interface RunningBroker {
 export interface StartOptions {
   logger?: Logger;
   version?: string;
+  /** Time for the connection rate and the login failure throttle (tests inject a fake). */
+  clock?: Clock;
+  /** How a throttled login waits out its delay (tests inject a fake). */
+  sleep?: (ms: number) => Promise<unknown>;
 }
 
 async function openStore(config: StarlingConfig, logger: Logger): Promise<Store> {
@@ -41,24 +49,40 @@ async function openStore(config: StarlingConfig, logger: Logger): Promise<Store>
 /** Starts a broker and its listeners from a validated configuration. */
 export async function startBroker(config: StarlingConfig, options: StartOptions = {}): Promise<RunningBroker> {
   const logger = options.logger ?? createLogger(config.log.level);
+  const clock = options.clock ?? systemClock;
   const { passwordFile, aclFile } = config.auth;
   const passwords = passwordFile
-    ? await keyed('auth.passwordFile', () => PasswordFileAuthenticator.load(passwordFile, { allowAnonymous: true }))
+    ? await keyed('auth.passwordFile', () =>
+        PasswordFileAuthenticator.load(passwordFile, {
+          allowAnonymous: true,
+          clock,
+          ...(options.sleep ? { sleep: options.sleep } : {}),
+        }),
+      )
     : undefined;
   const acl = aclFile ? await keyed('auth.aclFile', () => AclAuthorizer.load(aclFile)) : undefined;
 
   const policies = new Map<string, ListenerAuthPolicy>();
   for (const listener of config.listeners) {
-    policies.set(listener.name, {
-      allowAnonymous: listener.allowAnonymous ?? config.auth.allowAnonymous ?? isLoopbackHost(listener.host),
-      certificateIdentity: listener.tls?.useCertificateCnAsUsername === true,
-    });
+    policies.set(listener.name, listenerAuthPolicy(listener, config.auth.allowAnonymous));
   }
   const limits = config.limits;
+  // Limits first: a CONNECT refused for the rate or the broker-wide quota costs no password hash.
+  const connectionLimits = new ConnectionLimitsAuthenticator(
+    new ListenerPolicyAuthenticator(policies, passwords, config.auth.allowAnonymous),
+    {
+      clock,
+      maxConnectionRate: limits.maxConnectionRate,
+      exemptLoopback: limits.connectionRateExemptLoopback,
+      ...(limits.maxClients !== undefined
+        ? { maxClients: limits.maxClients, connectedClients: () => broker.stats.clientsConnected }
+        : {}),
+    },
+  );
   const broker = new Broker({
     logger,
     store: await openStore(config, logger),
-    authenticator: new ListenerPolicyAuthenticator(policies, passwords, config.auth.allowAnonymous),
+    authenticator: connectionLimits,
     ...(acl ? { authorizer: acl as Authorizer } : {}),
     // The listener policy above decides about anonymous clients, per listener.
     allowAnonymous: true,
@@ -93,7 +117,10 @@ export async function startBroker(config: StarlingConfig, options: StartOptions 
             port: settings.port,
             protocol: settings.protocol,
             ...(settings.tls ? { tls: settings.tls } : {}),
-            ...(settings.ws ? { ws: settings.ws } : {}),
+            // ws buffers a whole WebSocket message before handing it over: bound it by the packet size limit.
+            ...(settings.protocol === 'ws' || settings.protocol === 'wss'
+              ? { ws: { ...settings.ws, maxPayload: webSocketMaxPayload(limits.maxPacketSize) } }
+              : {}),
             ...(maxConnections !== undefined ? { maxConnections } : {}),
             handshakeTimeoutMs: limits.connectTimeoutMs,
           },
@@ -168,7 +195,17 @@ export async function startBroker(config: StarlingConfig, options: StartOptions 
       logger.info({ admin: admin.url }, `admin on ${admin.url} (health, metrics, dashboard; ${protectedApi})`);
     }
   };
-  return { broker, listeners, admin, reload, close, announce };
+  return { broker, listeners, admin, connectionLimits: connectionLimits.stats, reload, close, announce };
+}
+
+/** The protocol's largest packet: 268,435,455 bytes of remaining length after at most 5 header bytes. */
+const LARGEST_PACKET = 268_435_460;
+/** A client may pack several small packets into one WebSocket message ([MQTT-6.0.0-2]): never go below this. */
+const MIN_WEBSOCKET_MESSAGE = 1024 * 1024;
+
+/** The largest WebSocket message a ws/wss listener accepts: one packet of maxPacketSize, at least 1 MiB. */
+export function webSocketMaxPayload(maxPacketSize: number | undefined): number {
+  return Math.max(maxPacketSize ?? LARGEST_PACKET, MIN_WEBSOCKET_MESSAGE);
 }
 
 /** Runs a start-up step; its error is re-thrown with the configuration key it concerns in front. */

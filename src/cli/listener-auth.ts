@@ -1,5 +1,6 @@
 import type { AuthenticateRequest, AuthenticateResult, Authenticator } from '../auth/types.js';
 import { ReasonCode } from '../protocol/reason-codes.js';
+import { isLoopbackHost } from '../transport/listener.js';
 
 /** How one listener treats clients, from its configuration. */
 export interface ListenerAuthPolicy {
@@ -7,6 +8,21 @@ export interface ListenerAuthPolicy {
   allowAnonymous: boolean;
   /** The verified TLS client certificate's CN is the username; no password is checked. */
   certificateIdentity: boolean;
+}
+
+/**
+ * A listener's policy from its settings: anonymous clients as the listener says, else as `auth.allowAnonymous`
+ * says, else only when the listener is bound to a loopback address (so 0.0.0.0, :: or a public address refuses
+ * them unless configured otherwise, as in Mosquitto 2).
+ */
+export function listenerAuthPolicy(
+  listener: { host: string; allowAnonymous?: boolean | undefined; tls?: { useCertificateCnAsUsername?: boolean } },
+  allowAnonymous: boolean | undefined,
+): ListenerAuthPolicy {
+  return {
+    allowAnonymous: listener.allowAnonymous ?? allowAnonymous ?? isLoopbackHost(listener.host),
+    certificateIdentity: listener.tls?.useCertificateCnAsUsername === true,
+  };
 }
 
 /**

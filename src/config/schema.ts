@@ -111,6 +111,12 @@ export const configSchema = z
             retainAvailable: bool().default(true),
             /** Default per-listener connection limit. */
             maxConnections: count(1, 10_000_000).optional(),
+            /** Connected clients across all listeners; a CONNECT beyond gets CONNACK 0x97. Unset: no limit. */
+            maxClients: count(1, 10_000_000).optional(),
+            /** CONNECTs per second accepted from one remote address; beyond, CONNACK 0x9F. 0: no limit. */
+            maxConnectionRate: count(0, 1_000_000).default(50),
+            /** Loopback addresses (a local proxy, the machine itself) are not rate limited. */
+            connectionRateExemptLoopback: bool().default(true),
           },
           mapping,
         )

@@ -20,6 +20,8 @@ import { WebSocketStream } from './websocket-stream.js';
 /** WebSocket subprotocols an MQTT client may ask for; 'mqtt' is the one MQTT 3.1.1 and 5.0 name [MQTT-6.0.0-3]. */
 const MQTT_SUBPROTOCOLS = new Set(['mqtt', 'mqttv3.1', 'mqttv3.1.1']);
 const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
+/** The largest MQTT packet (268,435,455 bytes of remaining length and a 5-byte header), instead of ws's 100 MiB. */
+const DEFAULT_WS_MAX_PAYLOAD = 268_435_460;
 
 /** True for addresses that only the local machine can reach: 127.0.0.0/8, ::1 and localhost. */
 export function isLoopbackHost(host: string): boolean {
@@ -218,6 +220,7 @@ class NetworkListener implements Listener {
     const wss = new WebSocketServer({
       noServer: true,
       perMessageDeflate: false,
+      maxPayload: this.#config.ws?.maxPayload ?? DEFAULT_WS_MAX_PAYLOAD,
       handleProtocols: (protocols) => {
         for (const protocol of protocols) if (MQTT_SUBPROTOCOLS.has(protocol)) return protocol;
         return false;

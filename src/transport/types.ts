@@ -36,8 +36,11 @@ export interface ListenerConfig {
   protocol: ListenerProtocol;
   /** Required for mqtts and wss. */
   tls?: TlsFiles;
-  /** WebSocket options, for ws and wss. */
-  ws?: { path?: string };
+  /**
+   * WebSocket options, for ws and wss. `maxPayload`: the largest WebSocket message accepted, in bytes; a larger one
+   * closes the connection with 1009 (Message Too Big) before it is buffered whole. Default 268,435,460.
+   */
+  ws?: { path?: string; maxPayload?: number };
   /** Connections beyond this many are closed at once (and counted in stats.refused). */
   maxConnections?: number;
   /** Milliseconds a connection may take for its TLS handshake or WebSocket upgrade. Default 10000. */
