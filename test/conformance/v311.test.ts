@@ -184,15 +184,22 @@ describe('MQTT 3.1.1 and 3.1 (server)', { concurrency: true }, () => {
     assert.equal(bench.broker.retained.size, 0);
   });
 
-  test('[MQTT-3.1.2-24] 3.1.1: no packet for 1.5 x Keep Alive closes the connection (no DISCONNECT is sent)', async (t) => {
+  test('[MQTT-3.1.2-24] [MQTT-3.1.2-8] 3.1.1: no packet for 1.5 x Keep Alive closes the connection as if the network failed: no DISCONNECT, the will is published', async (t) => {
     const bench = await Bench.open(t);
+    const watcher = await bench.connected('w', 4);
+    await watcher.subscribe('will/ka', 0);
     // Timed from before CONNECT: the server's timer cannot start earlier, so the lower bound holds under load.
     const started = Date.now();
-    const peer = await bench.connected('ka', 4, { keepAlive: 1 });
+    const peer = await bench.connected('ka', 4, {
+      keepAlive: 1,
+      will: { topic: 'will/ka', payload: Buffer.from('timed out'), qos: 0, retain: false },
+    });
     await peer.waitClosed(4000);
     const elapsed = Date.now() - started;
     assert.ok(elapsed >= 1450 && elapsed < 3500, `closed after ${elapsed} ms`);
     assert.equal(peer.bytes.length, 4);
+    // "As if the network had failed": the will is published.
+    assert.equal((await watcher.expect('publish')).payload.toString(), 'timed out');
   });
 
   test('[MQTT-3.12.4-1] 3.1.1: PINGREQ gets PINGRESP', async (t) => {
