@@ -104,6 +104,11 @@ export class BenchClient {
     this.decoder = new Decoder(this.onPacket, { protocolVersion: o.protocolVersion });
     this.rest = undefined;
     const stream = await openLink(o);
+    if (this.closing) {
+      // close() was called while the link was being set up.
+      stream.destroy();
+      throw new Error(`${o.clientId}: closed while connecting`);
+    }
     this.stream = stream;
     stream.on('data', this.onData);
     stream.on('drain', this.onDrain);
