@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo, Socket } from 'node:net';
 import type { Broker, ClientInfo } from '../broker/broker.js';
 import { type DashboardAsset, loadDashboardAssets } from '../dashboard/assets.js';
+import { isLoopbackHost } from '../transport/listener.js';
 import type { Listener } from '../transport/types.js';
 import { type Logger, silentLogger } from '../util/logger.js';
 import { createSnapshotter, DEFAULT_CLIENT_LIMIT, type HealthResponse, MAX_CLIENT_LIMIT } from './api.js';
@@ -55,6 +56,9 @@ export async function startAdminServer(broker: Broker, options: AdminServerOptio
   const listeners = options.listeners ?? [];
   const tokenDigest = options.token ? digest(options.token) : undefined;
   const startedAt = broker.clock.now();
+  // A loopback server without a token trusts whoever reaches it, so it must be reached by a loopback name: a web
+  // page cannot rebind its own domain to 127.0.0.1 (DNS rebinding) and read the client list from the browser.
+  const loopbackNamesOnly = !tokenDigest && isLoopbackHost(host);
 
   let assets: Map<string, DashboardAsset>;
   try {
@@ -110,6 +114,10 @@ export async function startAdminServer(broker: Broker, options: AdminServerOptio
     if (path === '/metrics') {
       const text = await registry.metrics();
       send(response, 200, registry.contentType, Buffer.from(text), { 'cache-control': 'no-store' });
+      return;
+    }
+    if (loopbackNamesOnly && !loopbackName(request.headers.host)) {
+      refuseHost(response);
       return;
     }
     if (path === '/api' || path.startsWith('/api/')) {
@@ -197,6 +205,22 @@ export async function startAdminServer(broker: Broker, options: AdminServerOptio
       return closing;
     },
   };
+}
+
+/** The Host header names a loopback address ('localhost:9090', '127.0.0.1', '[::1]:9090'). */
+function loopbackName(header: string | undefined): boolean {
+  if (!header) return false;
+  const host = header.trim().toLowerCase();
+  if (host.startsWith('[')) return isLoopbackHost(host.slice(0, host.indexOf(']') + 1));
+  const colon = host.indexOf(':');
+  return isLoopbackHost(colon === -1 ? host : host.slice(0, colon));
+}
+
+function refuseHost(response: ServerResponse): void {
+  sendJson(response, 403, {
+    error:
+      'this admin server answers only to loopback host names (localhost, 127.0.0.1, [::1]) unless admin.token is set',
+  });
 }
 
 function digest(token: string): Buffer {

@@ -441,3 +441,39 @@ test('a failure while answering gives that request a 500 and a log line; health 
     await broker.close();
   }
 });
+
+/** A GET with a chosen Host header (fetch does not let a caller set it). */
+function getWithHost(url: string, path: string, host: string): Promise<number> {
+  const { port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port: Number(port), path, headers: { host }, agent: false });
+    req.on('response', (response) => {
+      response.resume();
+      resolve(response.statusCode ?? 0);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+test('without a token, a loopback admin server answers the API and page only to loopback host names (DNS rebinding)', async () => {
+  const open = await startFixture();
+  const guarded = await startFixture({ admin: { token: 't' } });
+  try {
+    for (const host of ['localhost:1', '127.0.0.1', '127.0.0.1:9090', '[::1]:9090', 'LOCALHOST']) {
+      assert.equal(await getWithHost(open.admin.url, '/api/stats', host), 200, host);
+    }
+    for (const host of ['evil.example', 'evil.example:9090', '127.0.0.1.evil.example']) {
+      assert.equal(await getWithHost(open.admin.url, '/api/clients', host), 403, host);
+      assert.equal(await getWithHost(open.admin.url, '/', host), 403, host);
+    }
+    assert.equal(await getWithHost(open.admin.url, '/health', 'evil.example'), 200, 'health checks from anywhere');
+    assert.equal(await getWithHost(open.admin.url, '/metrics', 'evil.example'), 200, 'aggregate numbers only');
+    // With a token the page is reachable by any name (a reverse proxy), and the API needs the token.
+    assert.equal(await getWithHost(guarded.admin.url, '/', 'dashboard.example'), 200);
+    assert.equal(await getWithHost(guarded.admin.url, '/api/stats', 'dashboard.example'), 401);
+  } finally {
+    await open.close();
+    await guarded.close();
+  }
+});
