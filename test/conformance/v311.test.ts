@@ -137,6 +137,18 @@ describe('MQTT 3.1.1 and 3.1 (server)', { concurrency: true }, () => {
     await fresh.expect('pingresp');
   });
 
+  test('[MQTT-3.1.4-2] [MQTT-3.1.2-8] 3.1.1: the will of a client disconnected by a takeover is published', async (t) => {
+    const bench = await Bench.open(t);
+    const watcher = await bench.connected('w', 4);
+    await watcher.subscribe('will/#', 0);
+    const old = await bench.connected('tw', 4, {
+      will: { topic: 'will/taken', payload: Buffer.from('x'), qos: 0, retain: false },
+    });
+    await bench.connected('tw', 4);
+    await old.waitClosed();
+    assert.equal((await watcher.expect('publish')).topic, 'will/taken');
+  });
+
   test('[MQTT-3.2.2-4] [MQTT-3.2.2-5] [MQTT-3.1.4-5] 3.1.1: a refused login gets CONNACK 0x04/0x05 with Session Present 0, and a close', async (t) => {
     const authenticator: Authenticator = {
       authenticate: (r) =>

@@ -97,6 +97,51 @@ describe('MQTT 5.0 statements combined, and enhanced authentication (server)', {
     assert.ok(b.topic === 'ta/t' || b.properties?.topicAlias === a.properties?.topicAlias);
   });
 
+  test('[MQTT-3.2.2-15] the server Maximum Packet Size counts the whole packet: exactly the limit passes, one byte more gets 0x95', async (t) => {
+    const bench = await Bench.open(t, { maxPacketSize: 100 });
+    const sub = await bench.connected('sub');
+    await sub.subscribe('mps/t', 0);
+    const pub = await bench.connected('pub');
+    // PUBLISH QoS 0: 2 bytes fixed header + 2 + 5 topic + 1 property length + payload = 100 with a 90-byte payload.
+    const exact = encode(
+      { type: 'publish', topic: 'mps/t', qos: 0, retain: false, dup: false, payload: Buffer.alloc(90, 1) },
+      5,
+    );
+    assert.equal(exact.length, 100);
+    pub.sendRaw(exact);
+    assert.equal((await sub.expect('publish')).payload.length, 90);
+    pub.sendRaw(
+      encode({ type: 'publish', topic: 'mps/t', qos: 0, retain: false, dup: false, payload: Buffer.alloc(91, 1) }, 5),
+    );
+    await pub.expectDisconnect(ReasonCode.PacketTooLarge);
+    await sub.expectNothing();
+  });
+
+  test('[MQTT-3.1.2-24] the client Maximum Packet Size counts the whole packet: a PUBLISH of exactly that size is delivered', async (t) => {
+    const bench = await Bench.open(t);
+    const exact = encode(
+      { type: 'publish', topic: 'cps/t', qos: 0, retain: false, dup: false, payload: Buffer.alloc(90, 1) },
+      5,
+    );
+    const sub = await bench.connected('sub', 5, { properties: { maximumPacketSize: exact.length } });
+    await sub.subscribe('cps/t', 0);
+    const pub = await bench.connected('pub');
+    pub.publish({ topic: 'cps/t', payload: Buffer.alloc(91, 1) });
+    pub.publish({ topic: 'cps/t', payload: Buffer.alloc(90, 1) });
+    assert.equal((await sub.expect('publish')).payload.length, 90);
+    await sub.expectNothing();
+  });
+
+  test('[MQTT-3.2.2-21] [MQTT-3.2.2-22] Keep Alive 0 under a server cap gets Server Keep Alive, and the server enforces it', async (t) => {
+    const bench = await Bench.open(t, { maxKeepAlive: 1 });
+    const peer = bench.peer(5);
+    const started = Date.now();
+    const connack = await peer.connect({ clientId: 'ka0', keepAlive: 0 });
+    assert.equal(connack.properties?.serverKeepAlive, 1);
+    await peer.expectDisconnect(ReasonCode.KeepAliveTimeout, 4000);
+    assert.ok(Date.now() - started >= 1450);
+  });
+
   test('3.2.2.3.6 the server announces its Receive Maximum and Maximum Packet Size in CONNACK when limited', async (t) => {
     const bench = await Bench.open(t, { receiveMaximum: 10, maxPacketSize: 1000 });
     const peer = bench.peer(5);
