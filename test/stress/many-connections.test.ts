@@ -123,3 +123,75 @@ test('thousands of connections come and go; the broker keeps no connection, sess
       `${mib(baseline.memory.heapUsed)}; ${figures.join('; ')}`,
   );
 });
+
+test('[MQTT-3.1.4-3] a storm of connections sharing one client id leaves one connection and one session', {
+  timeout: budget(30_000),
+}, async (t) => {
+  const broker = await ChildBroker.start();
+  cleanups.push(() => broker.stop());
+  const peers: TcpPeer[] = [];
+  cleanups.push(() => {
+    for (const peer of peers) peer.destroy();
+  });
+  const WAVES = 10 * SOAK;
+  for (let wave = 0; wave < WAVES; wave++) {
+    const opening: Promise<void>[] = [];
+    for (let i = 0; i < 50; i++) {
+      // Both protocol levels, clean and resumed, persistent and not, some with a will: each takes the last one over.
+      const version = i % 2 === 0 ? 5 : 4;
+      const peer = new TcpPeer(broker.port, version, { keepReceived: false });
+      peers.push(peer);
+      opening.push(
+        (async () => {
+          await peer.opened();
+          peer.send(
+            peer.connectPacket({
+              clientId: 'contested',
+              clean: i % 3 === 0,
+              properties: version === 5 ? { sessionExpiryInterval: i % 3 === 1 ? 60 : 0 } : undefined,
+              will:
+                i % 4 === 0
+                  ? { topic: 'contested/will', payload: Buffer.from('gone'), qos: 1, retain: false }
+                  : undefined,
+            }),
+          );
+          peer.send({ type: 'subscribe', packetId: 1, subscriptions: [{ topicFilter: 'contested/#', qos: 1 }] });
+        })(),
+      );
+    }
+    await Promise.all(opening);
+  }
+  await waitUntil(
+    async () => (await broker.stats()).connections === 1,
+    'every connection but the last to be taken over',
+    budget(10_000),
+    50,
+  );
+  await waitUntil(() => peers.filter((peer) => !peer.closed).length === 1, 'one open socket', 5000);
+  const settled = await broker.stats();
+  t.diagnostic(`${peers.length} connections for one client id`);
+  assert.equal(settled.stats.clientsConnected, 1);
+  assert.equal(settled.stats.sessions, 1);
+  assert.equal(settled.stats.subscriptions, 1);
+  assert.deepEqual(settled.errorLogs, []);
+  for (const peer of peers) assert.equal(peer.decodeError, undefined);
+
+  // The survivor works: it receives what is published to its subscription.
+  const survivor = peers.find((peer) => !peer.closed)!;
+  const got = survivor.expect('publish', 5000, (p) => p.topic === 'contested/last');
+  const publisher = new TcpPeer(broker.port, 5, { keepReceived: false });
+  cleanups.push(() => publisher.destroy());
+  await publisher.connect({ clientId: 'contest-publisher' });
+  publisher.send({
+    type: 'publish',
+    topic: 'contested/last',
+    payload: Buffer.from('hi'),
+    qos: 0,
+    retain: false,
+    dup: false,
+  });
+  assert.equal((await got).payload.toString(), 'hi');
+  survivor.destroy();
+  publisher.destroy();
+  await waitUntil(async () => (await broker.stats()).stats.clientsConnected === 0, 'no client connected', 5000);
+});
