@@ -1,4 +1,5 @@
 import type { Broker } from '../broker/broker.js';
+import type { Connection } from '../broker/connection.js';
 import type { Listener } from '../transport/types.js';
 
 /** GET /health */
@@ -57,6 +58,33 @@ export interface ClientsResponse {
   truncated: boolean;
 }
 
+/** GET /api/clients/{clientId}: one session, connected or not. */
+export interface SessionResponse {
+  clientId: string;
+  connected: boolean;
+  /** The connection, while connected. */
+  client: ClientEntry | null;
+  username: string | null;
+  protocolVersion: number;
+  /** Session Expiry Interval, seconds (4294967295: never). */
+  expiryInterval: number;
+  /** Milliseconds since the epoch when an offline session ends; null while connected or never. */
+  expiresAt: number | null;
+  subscriptions: {
+    topicFilter: string;
+    qos: number;
+    noLocal: boolean;
+    retainAsPublished: boolean;
+    retainHandling: number;
+    subscriptionIdentifier: number | null;
+  }[];
+  inflight: number;
+  queued: number;
+  queuedBytes: number;
+  /** A will waiting for its delay after the connection ended. */
+  willPending: boolean;
+}
+
 export const DEFAULT_CLIENT_LIMIT = 100;
 export const MAX_CLIENT_LIMIT = 10_000;
 
@@ -64,6 +92,8 @@ export const MAX_CLIENT_LIMIT = 10_000;
 export interface Snapshotter {
   stats(): StatsResponse;
   clients(limit: number): ClientsResponse;
+  /** Undefined when the broker holds no session for that client id. */
+  session(clientId: string): SessionResponse | undefined;
   uptime(): number;
 }
 
@@ -77,6 +107,20 @@ export function createSnapshotter(
   startedAt: number,
   connectedAt: WeakMap<object, number>,
 ): Snapshotter {
+  const entry = (connection: Connection): ClientEntry => {
+    const session = connection.session;
+    return {
+      clientId: connection.clientId,
+      username: connection.username ?? null,
+      protocolVersion: connection.version,
+      remoteAddress: connection.meta.remoteAddress ?? null,
+      listener: connection.meta.listener ?? null,
+      connectedAt: connectedAt.get(connection) ?? null,
+      subscriptions: session?.subscriptions.size ?? 0,
+      inflight: session?.inflight.size ?? 0,
+      queued: session?.queueLength ?? 0,
+    };
+  };
   const uptime = (): number => Math.max(0, Math.floor((broker.clock.now() - startedAt) / 1000));
   return {
     uptime,
@@ -122,21 +166,35 @@ export function createSnapshotter(
       for (const connection of broker.connections) {
         if (!connection.ready) continue;
         total++;
-        if (clients.length >= limit) continue;
-        const session = connection.session;
-        clients.push({
-          clientId: connection.clientId,
-          username: connection.username ?? null,
-          protocolVersion: connection.version,
-          remoteAddress: connection.meta.remoteAddress ?? null,
-          listener: connection.meta.listener ?? null,
-          connectedAt: connectedAt.get(connection) ?? null,
-          subscriptions: session?.subscriptions.size ?? 0,
-          inflight: session?.inflight.size ?? 0,
-          queued: session?.queueLength ?? 0,
-        });
+        if (clients.length < limit) clients.push(entry(connection));
       }
       return { total, clients, truncated: total > clients.length };
+    },
+    session(clientId: string): SessionResponse | undefined {
+      const session = broker.sessions.get(clientId);
+      if (!session) return undefined;
+      const connection = session.connection?.ready ? session.connection : undefined;
+      return {
+        clientId,
+        connected: connection !== undefined,
+        client: connection ? entry(connection) : null,
+        username: session.username ?? null,
+        protocolVersion: session.protocolVersion,
+        expiryInterval: session.expiryInterval,
+        expiresAt: session.expiresAt ?? null,
+        subscriptions: [...session.subscriptions.values()].map((s) => ({
+          topicFilter: s.topicFilter,
+          qos: s.qos,
+          noLocal: s.noLocal,
+          retainAsPublished: s.retainAsPublished,
+          retainHandling: s.retainHandling,
+          subscriptionIdentifier: s.subscriptionIdentifier ?? null,
+        })),
+        inflight: session.inflight.size,
+        queued: session.queueLength,
+        queuedBytes: session.queuedBytes,
+        willPending: session.pendingWill !== undefined,
+      };
     },
   };
 }

@@ -143,6 +143,13 @@ export async function startAdminServer(broker: Broker, options: AdminServerOptio
         sendJson(response, 200, snapshot.clients(limit));
         return;
       }
+      if (path.startsWith('/api/clients/')) {
+        const clientId = decodePathSegment(path.slice('/api/clients/'.length));
+        const session = clientId === undefined ? undefined : snapshot.session(clientId);
+        if (session) sendJson(response, 200, session);
+        else sendJson(response, 404, { error: 'no session for this client id' });
+        return;
+      }
     }
     const asset = assets.get(path === '/index.html' ? '/' : path);
     if (asset) {
@@ -225,6 +232,15 @@ function refuseHost(response: ServerResponse): void {
 
 function digest(token: string): Buffer {
   return createHash('sha256').update(token).digest();
+}
+
+/** A client id from the URL: percent-decoded, any character allowed (client ids may hold '/'); undefined if malformed. */
+function decodePathSegment(segment: string): string | undefined {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return undefined;
+  }
 }
 
 /** ?limit= of /api/clients: absent gives the default; anything but a whole number in range is refused. */

@@ -6,7 +6,7 @@ import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
 import mqtt from 'mqtt';
 import { register as globalRegistry } from 'prom-client';
-import type { ClientsResponse, HealthResponse, StatsResponse } from '../../src/admin/api.js';
+import type { ClientsResponse, HealthResponse, SessionResponse, StatsResponse } from '../../src/admin/api.js';
 import { startAdminServer } from '../../src/admin/server.js';
 import { Broker } from '../../src/broker/broker.js';
 import { startBroker } from '../../src/cli/broker.js';
@@ -475,5 +475,57 @@ test('without a token, a loopback admin server answers the API and page only to 
   } finally {
     await open.close();
     await guarded.close();
+  }
+});
+
+test('/api/clients/{id} shows one session, connected or offline, with its subscriptions and queue', async () => {
+  const fixture = await startFixture();
+  const id = 'plant/line 7#ü';
+  const at = (clientId: string) => `${fixture.admin.url}/api/clients/${encodeURIComponent(clientId)}`;
+  const client = await mqtt.connectAsync(fixture.mqttUrl, {
+    clientId: id,
+    username: 'line7',
+    protocolVersion: 5,
+    clean: false,
+    properties: { sessionExpiryInterval: 600 },
+    reconnectPeriod: 0,
+  });
+  try {
+    await client.subscribeAsync('alarms/#', { qos: 1, nl: true, properties: { subscriptionIdentifier: 42 } });
+    await client.subscribeAsync('$share/ops/status/+', { qos: 0 });
+    const online = await getJson<SessionResponse>(at(id));
+    assert.equal(online.status, 200);
+    assert.equal(online.body.connected, true);
+    assert.equal(online.body.client?.clientId, id);
+    assert.equal(online.body.username, 'line7');
+    assert.equal(online.body.protocolVersion, 5);
+    assert.equal(online.body.expiryInterval, 600);
+    assert.equal(online.body.expiresAt, null);
+    assert.deepEqual(
+      online.body.subscriptions.map((s) => [s.topicFilter, s.qos, s.noLocal, s.subscriptionIdentifier]),
+      [
+        ['alarms/#', 1, true, 42],
+        ['$share/ops/status/+', 0, false, null],
+      ],
+    );
+
+    await client.endAsync();
+    assert.ok(await eventually(() => fixture.broker.stats.clientsConnected === 0));
+    await fixture.broker.publish({ topic: 'alarms/boiler', payload: 'hot', qos: 1 });
+    const offline = await getJson<SessionResponse>(at(id));
+    assert.equal(offline.body.connected, false);
+    assert.equal(offline.body.client, null);
+    assert.equal(offline.body.queued, 1);
+    assert.ok(offline.body.queuedBytes > 0);
+    assert.ok(offline.body.expiresAt !== null && offline.body.expiresAt > Date.now());
+
+    const missing = await getJson<{ error: string }>(at('nobody'));
+    assert.equal(missing.status, 404);
+    const malformed = await fetch(`${fixture.admin.url}/api/clients/%E0%A4%A`);
+    assert.equal(malformed.status, 404);
+    await malformed.arrayBuffer();
+  } finally {
+    client.end(true);
+    await fixture.close();
   }
 });
