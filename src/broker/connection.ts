@@ -76,9 +76,10 @@ export class Connection implements KeepAliveTarget {
   #out: Buffer[] = [];
   #outBytes = 0;
   #flushScheduled = false;
-  #acks: Buffer[] = [];
+  /** Acknowledgements (bytes) and follow-ups (functions) waiting for a store commit, in order. */
+  #acks: (Buffer | (() => void))[] = [];
   #acksQos1: number[] = [];
-  #committing: Buffer[] | undefined;
+  #committing: (Buffer | (() => void))[] | undefined;
   #committingQos1 = 0;
   #connectTimer: NodeJS.Timeout | undefined;
   #closeTimer: NodeJS.Timeout | undefined;
@@ -155,6 +156,16 @@ export class Connection implements KeepAliveTarget {
       this.inboundQos1++;
       this.#acksQos1.push(1);
     } else this.#acksQos1.push(0);
+  }
+
+  /** Runs `action` once the acknowledgements queued before it are sent (at once when none wait). */
+  afterAcks(action: () => void): void {
+    if (this.#acks.length === 0 && this.#committing === undefined) {
+      action();
+      return;
+    }
+    this.#acks.push(action);
+    this.#acksQos1.push(0);
   }
 
   /**
@@ -454,7 +465,10 @@ export class Connection implements KeepAliveTarget {
     this.#committingQos1 = 0;
     if (!acks || this.state === 'closed') return;
     try {
-      for (const ack of acks) this.sendBytes(ack);
+      for (const ack of acks) {
+        if (typeof ack === 'function') ack();
+        else this.sendBytes(ack);
+      }
       this.#afterInput();
     } catch (error) {
       this.#fail(error);

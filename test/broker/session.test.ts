@@ -376,4 +376,27 @@ describe('sessions', () => {
     release();
     assert.equal((await pub.expect('pubcomp')).packetId, 21);
   });
+
+  test('a persistent session gets its SUBACK once the subscription is committed, then the retained messages', async () => {
+    let release: () => void = () => {};
+    let held = false;
+    class HeldStore extends MemoryStore {
+      override commit(): Promise<void> {
+        if (!held) return super.commit();
+        return new Promise<void>((resolve) => {
+          release = resolve;
+        });
+      }
+    }
+    const b = await broker({ store: new HeldStore() });
+    await b.publish({ topic: 'sa/r', payload: 'retained', retain: true });
+    const sub = await connected(b, 'suback-durable', 5, persistent);
+    held = true;
+    sub.send({ type: 'subscribe', packetId: 5, subscriptions: [{ topicFilter: 'sa/#', qos: 1 }] });
+    await sub.expectNothing(40);
+    held = false;
+    release();
+    assert.equal((await sub.expect('suback')).packetId, 5);
+    assert.equal((await sub.expect('publish')).payload.toString(), 'retained');
+  });
 });

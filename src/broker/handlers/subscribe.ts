@@ -88,6 +88,14 @@ export function handleSubscribe(connection: Connection, packet: SubscribePacket)
     reasonCodes.push(qos);
     broker.emitSubscribed(connection, subscription);
   }
-  connection.send({ type: 'suback', packetId: packet.packetId, reasonCodes });
-  for (const subscription of retained) broker.sendRetained(session, subscription);
+  // A persistent session's SUBACK waits until its subscriptions are committed (they must survive a crash once
+  // acknowledged); the retained messages follow the SUBACK.
+  const suback = connection.encodeForClient({ type: 'suback', packetId: packet.packetId, reasonCodes });
+  if (suback) connection.sendAck(suback, session.persistent, false);
+  if (retained.length > 0) {
+    connection.afterAcks(() => {
+      if (connection.session !== session) return;
+      for (const subscription of retained) broker.sendRetained(session, subscription);
+    });
+  }
 }

@@ -19,9 +19,11 @@ export function handleUnsubscribe(connection: Connection, packet: UnsubscribePac
       reasonCodes.push(ReasonCode.NoSubscriptionExisted);
     }
   }
-  connection.send({
+  const unsuback = connection.encodeForClient({
     type: 'unsuback',
     packetId: packet.packetId,
     reasonCodes: connection.version === 5 ? reasonCodes : [],
   });
+  // Like SUBACK: acknowledged once the removal is committed for a persistent session.
+  if (unsuback) connection.sendAck(unsuback, session.persistent, false);
 }
