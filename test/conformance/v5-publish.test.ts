@@ -52,7 +52,7 @@ describe('MQTT 5.0 PUBLISH and QoS flows (server)', { concurrency: true }, () =>
     assert.equal(message.qos, 2);
   });
 
-  test('[MQTT-4.3.3-9] [MQTT-4.3.3-10] a QoS 2 PUBLISH repeated (DUP 1) before PUBREL is acknowledged again and delivered once', async (t) => {
+  test('[MQTT-4.3.3-10] a QoS 2 PUBLISH repeated (DUP 1) before PUBREL is acknowledged again and delivered once', async (t) => {
     const bench = await Bench.open(t);
     const sub = await bench.connected('sub');
     await sub.subscribe('eo/t', 0);
@@ -377,6 +377,21 @@ describe('MQTT 5.0 PUBLISH and QoS flows (server)', { concurrency: true }, () =>
     const b = await sub.expect('publish');
     assert.equal(a.properties?.payloadFormatIndicator ?? 0, 0);
     assert.equal(b.properties?.payloadFormatIndicator, undefined);
+  });
+
+  test('[MQTT-3.3.2-6] a message delivered at once keeps its whole Message Expiry Interval', async (t) => {
+    const bench = await Bench.open(t);
+    const sub = await bench.connected('sub');
+    await sub.subscribe('mx/now', 1);
+    const pub = await bench.connected('pub');
+    pub.publish({
+      topic: 'mx/now',
+      qos: 1,
+      packetId: 1,
+      payload: Buffer.from('x'),
+      properties: { messageExpiryInterval: 60 },
+    });
+    assert.equal((await sub.expect('publish')).properties?.messageExpiryInterval, 60);
   });
 
   test('[MQTT-3.3.2-5] a message whose expiry passed while queued is not delivered', async (t) => {

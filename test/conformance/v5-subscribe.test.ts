@@ -225,6 +225,19 @@ describe('MQTT 5.0 SUBSCRIBE, UNSUBSCRIBE and shared subscriptions (server)', { 
     await b.expectNothing(150);
   });
 
+  test('[MQTT-4.7.2-1] a shared subscription whose filter starts with a wildcard does not receive $ topics', async (t) => {
+    const bench = await Bench.open(t);
+    const member = await bench.connected('m');
+    await member.subscribe('$share/g/#', 0);
+    await member.subscribe('$share/h/+/x', 0);
+    const pub = await bench.connected('pub');
+    pub.publish({ topic: '$own/x', payload: Buffer.from('dollar') });
+    pub.publish({ topic: 'own/x', payload: Buffer.from('plain') });
+    const got = [await member.expect('publish'), await member.expect('publish')].map((m) => m.topic);
+    assert.deepEqual(got, ['own/x', 'own/x'], 'one copy per matching group, none for $own/x');
+    await member.expectNothing();
+  });
+
   test('[MQTT-3.8.3-4] No Local on a shared subscription is a Protocol Error: DISCONNECT 0x82', async (t) => {
     const bench = await Bench.open(t);
     const sub = await bench.connected('sub');
