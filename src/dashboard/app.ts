@@ -2,7 +2,7 @@
  * The dashboard, in the browser: polls the admin API once a second and shows the broker's numbers, message rates
  * (from the deltas of its counters) and connected clients. Dependency-free; compiled by tsc like the rest.
  */
-import type { ClientEntry, ClientsResponse, StatsResponse } from '../admin/api.js';
+import type { ClientEntry, ClientsResponse, SessionResponse, StatsResponse } from '../admin/api.js';
 import {
   type CounterSample,
   formatBytes,
@@ -44,6 +44,8 @@ class Dashboard {
   #previous: CounterSample | undefined;
   readonly #history: Rates[] = [];
   #timer: number | undefined;
+  /** The client whose session is shown, refreshed with every poll. */
+  #selected: string | undefined;
 
   start(): void {
     const form = element<HTMLFormElement>('token-form');
@@ -55,6 +57,18 @@ class Dashboard {
       this.#schedule(0);
     });
     window.addEventListener('resize', () => this.#drawChart());
+    element('clients').addEventListener('click', (event) => {
+      const row = (event.target as HTMLElement).closest('tr');
+      const clientId = row?.dataset.clientId;
+      if (clientId === undefined) return;
+      this.#selected = clientId;
+      this.#schedule(0);
+    });
+    element('session-close').addEventListener('click', () => {
+      this.#selected = undefined;
+      element('session').hidden = true;
+      this.#markSelected();
+    });
     this.#schedule(0);
   }
 
@@ -74,6 +88,7 @@ class Dashboard {
       this.#showStatus(true, 'live');
       this.#showStats(stats);
       this.#showClients(clients, stats.now);
+      if (this.#selected !== undefined) await this.#showSession(this.#selected);
     } catch (error) {
       if (error instanceof Unauthorized) {
         sessionStorage.removeItem(TOKEN_KEY);
@@ -136,11 +151,67 @@ class Dashboard {
     // Client ids and user names come from the network: text nodes only, never markup.
     const rows = response.clients.map((client) => clientRow(client, now));
     body.replaceChildren(...rows);
+    this.#markSelected();
     element('no-clients').hidden = response.total > 0;
     setText(
       'clients-shown',
       response.truncated ? `(${response.clients.length} of ${response.total})` : `(${response.total})`,
     );
+  }
+
+  async #showSession(clientId: string): Promise<void> {
+    const panel = element('session');
+    setText('session-id', clientId === '' ? '(empty)' : clientId);
+    let session: SessionResponse;
+    try {
+      session = await getJson<SessionResponse>(`api/clients/${encodeURIComponent(clientId)}`);
+    } catch (error) {
+      if (error instanceof Unauthorized) throw error;
+      setText('session-summary', 'No session for this client any more.');
+      element('session-subscriptions').replaceChildren();
+      panel.hidden = false;
+      return;
+    }
+    const state = session.connected ? 'connected' : 'offline';
+    const expiry =
+      session.expiryInterval === 0
+        ? 'ends with its connection'
+        : session.expiryInterval === 0xffffffff
+          ? 'never expires'
+          : `expires ${formatDuration(session.expiryInterval)} after disconnecting`;
+    const will = session.willPending ? ', will pending' : '';
+    setText(
+      'session-summary',
+      `${state}, MQTT ${formatProtocolVersion(session.protocolVersion)}, ${expiry}, ` +
+        `${formatCount(session.inflight)} in flight, ${formatCount(session.queued)} queued ` +
+        `(${formatBytes(session.queuedBytes)})${will}`,
+    );
+    const rows = session.subscriptions.map((s) => {
+      const row = document.createElement('tr');
+      const cells: [string, boolean][] = [
+        [s.topicFilter, false],
+        [String(s.qos), true],
+        [s.noLocal ? 'yes' : 'no', false],
+        [s.retainAsPublished ? 'yes' : 'no', false],
+        [String(s.retainHandling), true],
+        [s.subscriptionIdentifier === null ? '–' : String(s.subscriptionIdentifier), true],
+      ];
+      for (const [text, numeric] of cells) {
+        const td = document.createElement('td');
+        td.textContent = text;
+        if (numeric) td.className = 'num';
+        row.append(td);
+      }
+      return row;
+    });
+    element('session-subscriptions').replaceChildren(...rows);
+    panel.hidden = false;
+  }
+
+  #markSelected(): void {
+    for (const row of element('clients').querySelectorAll('tr')) {
+      row.classList.toggle('selected', row.dataset.clientId === this.#selected);
+    }
   }
 
   #drawChart(): void {
@@ -196,6 +267,7 @@ class Dashboard {
 
 function clientRow(client: ClientEntry, now: number): HTMLTableRowElement {
   const row = document.createElement('tr');
+  row.dataset.clientId = client.clientId;
   const cell = (text: string, numeric = false): void => {
     const td = document.createElement('td');
     td.textContent = text;

@@ -54,6 +54,17 @@ export const dashboardHtml = `<!doctype html>
       <tbody id="clients"></tbody>
     </table></div>
     <p id="no-clients" class="muted">No clients connected.</p>
+    <p class="muted hint">Select a client to see its session.</p>
+  </section>
+  <section id="session" class="panel" aria-label="Session" hidden>
+    <h2>Session <span id="session-id" class="muted"></span>
+      <button id="session-close" type="button" aria-label="Close">×</button></h2>
+    <p id="session-summary" class="sub"></p>
+    <div class="table-wrap"><table>
+      <thead><tr><th>Topic filter</th><th class="num">QoS</th><th>No Local</th><th>Retain as Published</th>
+        <th class="num">Retain Handling</th><th class="num">Subscription ID</th></tr></thead>
+      <tbody id="session-subscriptions"></tbody>
+    </table></div>
   </section>
 </main>
 </body>
@@ -97,6 +108,11 @@ table { width: 100%; border-collapse: collapse; font-size: 14px; }
 th, td { text-align: left; padding: 6px 8px; border-bottom: 1px solid var(--line); white-space: nowrap; }
 td:first-child { white-space: normal; word-break: break-all; min-width: 12em; }
 th { color: var(--muted); font-weight: 600; font-size: 12px; }
+#clients tr { cursor: pointer; }
+#clients tr:hover, #clients tr.selected { background: var(--bg); }
+.hint { font-size: 12px; margin: 8px 0 0; }
+#session-id { text-transform: none; letter-spacing: 0; }
+#session-close { float: right; border: 0; background: none; color: var(--muted); font-size: 18px; cursor: pointer; }
 .num { text-align: right; font-variant-numeric: tabular-nums; }
 #token-form { display: flex; gap: 8px; align-items: center; margin-bottom: 16px; padding: 12px 16px;
   background: var(--card); border: 1px solid var(--bad); border-radius: 8px; }

@@ -137,6 +137,23 @@ describe('dashboard in Chromium', { skip: existsSync(CHROMIUM) ? false : `${CHRO
       assert.equal(await page.locator('#injected').count(), 0);
       assert.equal(await page.locator('#no-clients').isVisible(), false);
 
+      // Selecting a client shows its session and subscriptions.
+      await sensorRow.click();
+      await page.locator('#session').waitFor({ state: 'visible', timeout: 5000 });
+      assert.equal(await text(page, 'session-id'), 'sensor-17');
+      assert.match(
+        await text(page, 'session-summary'),
+        /^connected, MQTT 5\.0, ends with its connection, 0 in flight, 0 queued/,
+      );
+      assert.deepEqual(await page.locator('#session-subscriptions td').allTextContents(), [
+        'plant/#',
+        '1',
+        'no',
+        'no',
+        '0',
+        '–',
+      ]);
+
       const dir = process.env.STARLING_SCREENSHOT_DIR ?? (await mkdtemp(join(tmpdir(), 'starling-dashboard-')));
       const file = join(dir, 'dashboard.png');
       await page.screenshot({ path: file, fullPage: true });
