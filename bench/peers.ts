@@ -19,6 +19,17 @@ export interface RunningBroker {
   stop(): Promise<void>;
 }
 
+/** Brokers still running: killed if this process exits early (an error, Ctrl-C), never left behind. */
+const live = new Set<ChildProcess>();
+const dirs = new Set<string>();
+process.once('exit', () => {
+  for (const child of live) child.kill('SIGKILL');
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.once(signal, () => process.exit(130));
+}
+
 /** Thrown when a broker cannot run in this configuration (e.g. no durable store); shown as n/a. */
 export class Unsupported extends Error {}
 
@@ -114,6 +125,7 @@ export async function startBroker(
 ): Promise<RunningBroker> {
   if (name === 'mosquitto' && !existsSync(MOSQUITTO)) throw new Unsupported(`mosquitto: ${MOSQUITTO} not found`);
   const dir = mkdtempSync(join(tmpdir(), `starling-bench-${name}-`));
+  dirs.add(dir);
   const port = await freePort();
   let cmd: string;
   let args: string[];
@@ -128,6 +140,8 @@ export async function startBroker(
     cmd = 'taskset';
   }
   const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], cwd: dir });
+  live.add(child);
+  child.once('exit', () => live.delete(child));
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => {
     if (stderr.length < 4000) stderr += d.toString();
@@ -154,6 +168,7 @@ export async function startBroker(
         clearTimeout(timer);
       }
       rmSync(dir, { recursive: true, force: true });
+      dirs.delete(dir);
     },
   };
 }
