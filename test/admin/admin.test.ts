@@ -529,3 +529,34 @@ test('/api/clients/{id} shows one session, connected or offline, with its subscr
     await fixture.close();
   }
 });
+
+test('starling broker: /health answers 503 while the broker shuts down, until the admin server stops last', async () => {
+  const config = resolveConfig({
+    listeners: [{ port: 0 }],
+    admin: { enabled: true, port: 0 },
+    sys: { intervalSeconds: 0 },
+  });
+  if (!config.ok) assert.fail(config.errors.join('; '));
+  const running = await startBroker(config.config, { logger: silentLogger() });
+  const adminUrl = running.admin!.url;
+  // A client that never closes its end keeps the shutdown going for a moment (the broker waits before cutting it).
+  const { port } = running.listeners[0]!.address();
+  const socket = connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+  socket.on('error', () => {});
+  try {
+    const connack = new Promise<void>((resolve) => socket.once('data', () => resolve()));
+    socket.write(Buffer.from([0x10, 15, 0, 4, 0x4d, 0x51, 0x54, 0x54, 4, 2, 0, 60, 0, 3, 0x72, 0x61, 0x77]));
+    await connack;
+    assert.equal((await fetch(`${adminUrl}/health`)).status, 200);
+
+    const closed = running.close();
+    const during = await getJson<HealthResponse>(`${adminUrl}/health`);
+    assert.equal(during.status, 503);
+    assert.equal(during.body.status, 'shutting down');
+    await closed;
+    await assert.rejects(fetch(`${adminUrl}/health`));
+  } finally {
+    socket.destroy();
+    await running.close();
+  }
+});
