@@ -45,8 +45,8 @@ const DASHBOARD_CSP =
   "base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 /**
- * Starts the admin HTTP server: /health, /metrics (Prometheus), /api/stats, /api/clients and the dashboard at /.
- * It reads the broker's public state on request and never writes to it; a failing request answers 500 and is
+ * Starts the admin HTTP server: /health, /metrics (Prometheus), /api/stats, /api/clients, /api/clients/{id} and the
+ * dashboard at /. It reads the broker's public state on request and never writes to it; a failing request answers 500 and is
  * logged, and nothing here can throw into the broker.
  */
 export async function startAdminServer(broker: Broker, options: AdminServerOptions = {}): Promise<AdminServer> {
