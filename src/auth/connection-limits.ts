@@ -1,5 +1,6 @@
 import { ReasonCode } from '../protocol/reason-codes.js';
 import type { Clock } from '../util/clock.js';
+import type { Logger } from '../util/logger.js';
 import type { AuthenticateRequest, AuthenticateResult, Authenticator } from './types.js';
 
 export interface ConnectionLimitsOptions {
@@ -20,7 +21,11 @@ export interface ConnectionLimitsOptions {
   /** Most addresses tracked for the rate; the least recently seen one is forgotten first. Default 10,000. */
   maxAddresses?: number;
   clock: Clock;
+  /** Refusals are logged as warnings, at most one line per kind every 10 s, so that a flood cannot fill the log. */
+  logger?: Logger;
 }
+
+const LOG_INTERVAL_MS = 10_000;
 
 /** What the limits refused since start. */
 export interface ConnectionLimitStats {
@@ -50,6 +55,9 @@ export class ConnectionLimitsAuthenticator implements Authenticator {
   readonly #maxAddresses: number;
   readonly #clock: Clock;
   readonly #buckets = new Map<string, Bucket>();
+  readonly #logger: Logger | undefined;
+  /** Per kind: when the last warning was logged, and how many refusals it did not mention yet. */
+  readonly #logState = { rate: { at: -Infinity, unlogged: 0 }, quota: { at: -Infinity, unlogged: 0 } };
   /** Authentications under way: they may all become clients, so they count against `maxClients`. */
   #pending = 0;
 
@@ -64,6 +72,7 @@ export class ConnectionLimitsAuthenticator implements Authenticator {
     this.#exemptLoopback = options.exemptLoopback ?? false;
     this.#maxAddresses = Math.max(1, options.maxAddresses ?? 10_000);
     this.#clock = options.clock;
+    this.#logger = options.logger;
   }
 
   /** Number of addresses whose rate is tracked. */
@@ -76,11 +85,13 @@ export class ConnectionLimitsAuthenticator implements Authenticator {
     if (this.#rate > 0 && address !== undefined && !(this.#exemptLoopback && isLoopbackAddress(address))) {
       if (!this.#take(address)) {
         this.stats.refusedRate++;
+        this.#warn('rate', address, 'CONNECT refused: connection rate exceeded (0x9F)');
         return { ok: false, reasonCode: ReasonCode.ConnectionRateExceeded };
       }
     }
     if (this.#maxClients !== undefined && this.#connectedClients() + this.#pending >= this.#maxClients) {
       this.stats.refusedQuota++;
+      this.#warn('quota', address, 'CONNECT refused: maxClients reached (0x97)');
       return { ok: false, reasonCode: ReasonCode.QuotaExceeded };
     }
     const result = this.#inner.authenticate(request);
@@ -89,6 +100,17 @@ export class ConnectionLimitsAuthenticator implements Authenticator {
     return result.finally(() => {
       this.#pending--;
     });
+  }
+
+  #warn(kind: 'rate' | 'quota', remoteAddress: string | undefined, message: string): void {
+    if (this.#logger === undefined) return;
+    const state = this.#logState[kind];
+    state.unlogged++;
+    const now = this.#clock.now();
+    if (now - state.at < LOG_INTERVAL_MS) return;
+    this.#logger.warn({ remoteAddress, refused: state.unlogged }, message);
+    state.at = now;
+    state.unlogged = 0;
   }
 
   /** Takes one token from the address's bucket; false when it is empty. */

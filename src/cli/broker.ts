@@ -72,6 +72,7 @@ export async function startBroker(config: StarlingConfig, options: StartOptions 
     new ListenerPolicyAuthenticator(policies, passwords, config.auth.allowAnonymous),
     {
       clock,
+      logger,
       maxConnectionRate: limits.maxConnectionRate,
       exemptLoopback: limits.connectionRateExemptLoopback,
       ...(limits.maxClients !== undefined

@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import { ConnectionLimitsAuthenticator } from '../../src/auth/connection-limits.js';
 import type { AuthenticateRequest, AuthenticateResult, Authenticator } from '../../src/auth/types.js';
 import { ReasonCode } from '../../src/protocol/reason-codes.js';
+import { createLogger } from '../../src/util/logger.js';
 
 function fakeClock(start = 1_000_000) {
   let now = start;
@@ -139,4 +141,30 @@ test('maxClients without a way to count clients is a programming error', () => {
     () => new ConnectionLimitsAuthenticator(countingInner(), { maxClients: 1, clock: fakeClock() }),
     TypeError,
   );
+});
+
+test('refusals are logged at most once per kind every 10 s, with the number refused since the last line', async () => {
+  const clock = fakeClock();
+  const lines: Array<{ msg: string; refused: number; remoteAddress?: string }> = [];
+  const destination = new Writable({
+    write(chunk, _encoding, callback) {
+      lines.push(JSON.parse(String(chunk)));
+      callback();
+    },
+  });
+  const logger = createLogger('warn', destination);
+  const limits = new ConnectionLimitsAuthenticator(countingInner(), { maxConnectionRate: 1, clock, logger });
+  for (let i = 0; i < 6; i++) await limits.authenticate(request('10.0.0.1'));
+  clock.advance(10_000);
+  // The bucket refilled by now, so the first one passes and the next one is refused.
+  for (let i = 0; i < 2; i++) await limits.authenticate(request('10.0.0.2'));
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(
+    lines.map(({ msg, refused, remoteAddress }) => ({ msg, refused, remoteAddress })),
+    [
+      { msg: 'CONNECT refused: connection rate exceeded (0x9F)', refused: 1, remoteAddress: '10.0.0.1' },
+      { msg: 'CONNECT refused: connection rate exceeded (0x9F)', refused: 5, remoteAddress: '10.0.0.2' },
+    ],
+  );
+  assert.equal(limits.stats.refusedRate, 6);
 });
