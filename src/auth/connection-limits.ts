@@ -12,6 +12,11 @@ export interface ConnectionLimitsOptions {
   /** How many clients are connected right now (the broker's count). Required with `maxClients`. */
   connectedClients?: () => number;
   /**
+   * Whether a client with this id is connected now. Its CONNECT takes the session over and closes the old
+   * connection, adding no client, so it passes the cap: a device whose old connection is half dead is not locked out.
+   */
+  isConnected?: (clientId: string) => boolean;
+  /**
    * CONNECTs accepted per second from one remote address, as a token bucket that holds one second's worth;
    * beyond, CONNACK 0x9F Connection rate exceeded (3.1.1: 0x03). 0 or undefined: no limit.
    */
@@ -50,6 +55,7 @@ export class ConnectionLimitsAuthenticator implements Authenticator {
   readonly #inner: Authenticator;
   readonly #maxClients: number | undefined;
   readonly #connectedClients: () => number;
+  readonly #isConnected: (clientId: string) => boolean;
   readonly #rate: number;
   readonly #exemptLoopback: boolean;
   readonly #maxAddresses: number;
@@ -68,6 +74,7 @@ export class ConnectionLimitsAuthenticator implements Authenticator {
     this.#inner = inner;
     this.#maxClients = options.maxClients;
     this.#connectedClients = options.connectedClients ?? (() => 0);
+    this.#isConnected = options.isConnected ?? (() => false);
     this.#rate = options.maxConnectionRate ?? 0;
     this.#exemptLoopback = options.exemptLoopback ?? false;
     this.#maxAddresses = Math.max(1, options.maxAddresses ?? 10_000);
@@ -89,7 +96,11 @@ export class ConnectionLimitsAuthenticator implements Authenticator {
         return { ok: false, reasonCode: ReasonCode.ConnectionRateExceeded };
       }
     }
-    if (this.#maxClients !== undefined && this.#connectedClients() + this.#pending >= this.#maxClients) {
+    if (
+      this.#maxClients !== undefined &&
+      this.#connectedClients() + this.#pending >= this.#maxClients &&
+      !this.#isConnected(request.clientId)
+    ) {
       this.stats.refusedQuota++;
       this.#warn('quota', address, 'CONNECT refused: maxClients reached (0x97)');
       return { ok: false, reasonCode: ReasonCode.QuotaExceeded };

@@ -76,7 +76,11 @@ export async function startBroker(config: StarlingConfig, options: StartOptions 
       maxConnectionRate: limits.maxConnectionRate,
       exemptLoopback: limits.connectionRateExemptLoopback,
       ...(limits.maxClients !== undefined
-        ? { maxClients: limits.maxClients, connectedClients: () => broker.stats.clientsConnected }
+        ? {
+            maxClients: limits.maxClients,
+            connectedClients: () => broker.stats.clientsConnected,
+            isConnected: (clientId: string) => broker.sessions.get(clientId)?.connection !== undefined,
+          }
         : {}),
     },
   );

@@ -168,3 +168,18 @@ test('refusals are logged at most once per kind every 10 s, with the number refu
   );
   assert.equal(limits.stats.refusedRate, 6);
 });
+
+test('maxClients: a client that takes over its own connected session passes the cap (it adds no client)', async () => {
+  const clock = fakeClock();
+  const limits = new ConnectionLimitsAuthenticator(countingInner(), {
+    maxClients: 1,
+    connectedClients: () => 1,
+    isConnected: (clientId) => clientId === 'sensor-1',
+    clock,
+  });
+  assert.deepEqual(await limits.authenticate(request('10.0.0.1', { clientId: 'sensor-1' })), { ok: true });
+  assert.deepEqual(await limits.authenticate(request('10.0.0.1', { clientId: 'sensor-2' })), {
+    ok: false,
+    reasonCode: ReasonCode.QuotaExceeded,
+  });
+});

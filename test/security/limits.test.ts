@@ -40,6 +40,13 @@ describe('limits.maxClients: connected clients across all listeners', () => {
       assert.equal(running.connectionLimits.refusedQuota, 4);
       assert.equal(running.broker.stats.clientsConnected, 2, 'the clients already connected keep their places');
 
+      // A reconnection that takes over its own session adds no client: it passes, and the old connection goes.
+      const first = clients[0]!;
+      const again = await connect(urlOf(running, 'second'), { protocolVersion: 5, clientId: first.options.clientId! });
+      await until(() => !first.connected, 'the taken-over connection to close');
+      assert.equal(running.broker.stats.clientsConnected, 2);
+      clients[0] = again;
+
       await clients.shift()!.endAsync();
       await until(() => running.broker.stats.clientsConnected === 1, 'the client to leave');
       clients.push(await connect(urlOf(running, 'second'), { protocolVersion: 5 }));
