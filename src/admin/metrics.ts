@@ -1,5 +1,6 @@
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { Broker } from '../broker/broker.js';
+import type { Session } from '../broker/session.js';
 import type { Listener } from '../transport/types.js';
 
 /**
@@ -46,6 +47,27 @@ export function createMetricsRegistry(broker: Broker, listeners: readonly Listen
     'starling_messages_dropped_total',
     'Messages dropped: session queue full, expired, too large for the client, or QoS 0 under backpressure.',
     () => stats.droppedMessages,
+  );
+  // Backlog across sessions: a pass over the sessions per scrape, none per message.
+  const sum = (read: (session: Session) => number) => (): number => {
+    let total = 0;
+    for (const session of broker.sessions.values()) total += read(session);
+    return total;
+  };
+  gauge(
+    'starling_inflight_messages',
+    'Outbound QoS 1/2 messages sent and awaiting acknowledgement, all sessions.',
+    sum((session) => session.inflight.size),
+  );
+  gauge(
+    'starling_queued_messages',
+    'Messages waiting in session queues held in memory (offline sessions, full in-flight windows).',
+    sum((session) => session.queueLength),
+  );
+  gauge(
+    'starling_queued_bytes',
+    'Bytes of the messages in starling_queued_messages.',
+    sum((session) => session.queuedBytes),
   );
   new Gauge({
     name: 'starling_info',

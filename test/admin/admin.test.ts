@@ -100,7 +100,7 @@ test('/metrics follows the broker: an mqtt.js client connects, subscribes and pu
   }
 });
 
-test('/metrics counts messages dropped because an offline session queue is full', async () => {
+test('/metrics counts messages queued for an offline session, and those dropped once its queue is full', async () => {
   const fixture = await startFixture({ broker: { maxQueuedMessages: 2 } });
   try {
     const options = { clientId: 'offline-1', clean: false, protocolVersion: 5 as const, reconnectPeriod: 0 };
@@ -115,6 +115,9 @@ test('/metrics counts messages dropped because an offline session queue is full'
 
     const metrics = await scrape(fixture.admin.url);
     assert.equal(metrics.get('starling_messages_dropped_total'), 3);
+    assert.equal(metrics.get('starling_queued_messages'), 2, 'the two that fit wait for the client');
+    assert.ok((metrics.get('starling_queued_bytes') ?? 0) >= 4);
+    assert.equal(metrics.get('starling_inflight_messages'), 0);
     assert.equal(metrics.get('starling_sessions'), 1);
     assert.equal(metrics.get('starling_clients_connected'), 0);
   } finally {
