@@ -4,6 +4,7 @@ import { after, test } from 'node:test';
 import { encode } from '../../src/protocol/encoder.js';
 import type { ConnectPacket } from '../../src/protocol/packets.js';
 import { ReasonCode } from '../../src/protocol/reason-codes.js';
+import { startBrokerProcess } from '../cli/broker-process.js';
 import { budget, ChildBroker, delay, endClient, MiB, mib, mqttjs, SOAK, TcpPeer, waitUntil } from './helpers.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -303,4 +304,74 @@ test('a storm of garbage, stalls, resets and slowloris connections closes each o
   const got = late.expect('publish', 5000, (p) => p.payload.toString() === 'after');
   await calm.publishAsync('calm/end', 'after', { qos: 1 });
   assert.equal((await got).topic, 'calm/end');
+});
+
+test('the starling binary with its default limits survives a storm of garbage and resets and shuts down cleanly', {
+  timeout: budget(30_000),
+}, async (t) => {
+  const { broker: starling, port } = await startBrokerProcess(['--no-persistence']);
+  cleanups.push(() => starling.kill());
+  const random = generator(7);
+  const calm = await mqttjs(port, { clientId: 'calm-cli', protocolVersion: 4 });
+  cleanups.push(() => endClient(calm));
+  let calmClosed = 0;
+  calm.on('close', () => calmClosed++);
+  const seen = new Set<string>();
+  calm.on('message', (_topic, message) => seen.add(message.toString()));
+  await calm.subscribeAsync('calm/#', { qos: 1 });
+
+  const closings: Promise<void>[] = [];
+  for (let i = 0; i < 60 * SOAK; i++) {
+    const garbage = new Raw(port);
+    await garbage.opened();
+    garbage.write(randomBytes(random, 1 + random(256)));
+    garbage.socket.end();
+    closings.push(garbage.waitClosed(12_000, 'garbage'));
+
+    const version = i % 2 === 0 ? 5 : 4;
+    const afterConnect = new Raw(port);
+    await afterConnect.opened();
+    afterConnect.write(
+      Buffer.concat([connectBytes(version, `cli-garbage-${i}`), randomBytes(random, 1 + random(256))]),
+    );
+    afterConnect.socket.end();
+    closings.push(afterConnect.waitClosed(12_000, 'CONNECT then garbage'));
+
+    const reset = new Raw(port);
+    await reset.opened();
+    // A huge CONNECT begun, or a valid CONNECT and half a PUBLISH, then a reset.
+    reset.write(
+      i % 2 === 0 ? [0x10, 0xff, 0xff, 0xff, 0x7f, 0x00, 0x04, 0x4d] : connectBytes(version, `cli-reset-${i}`),
+    );
+    if (i % 2 === 1) reset.write([0x32, 0x20, 0x00, 0x04, 0x63]);
+    await delay(2);
+    reset.socket.resetAndDestroy();
+    closings.push(reset.waitClosed(5000, 'reset'));
+
+    await calm.publishAsync('calm/cli', String(i), { qos: 1 });
+  }
+  await Promise.all(closings);
+  await waitUntil(() => seen.size >= 60 * SOAK, 'the calm client to get its own messages');
+  assert.equal(calmClosed, 0);
+
+  // Alive, serving a newcomer, and nothing logged at error or fatal level (pino levels 50 and 60).
+  assert.equal(starling.child.exitCode, null);
+  const late = new TcpPeer(port, 5);
+  cleanups.push(() => late.destroy());
+  await late.connect({ clientId: 'late-cli' });
+  await late.subscribe('calm/#', 1);
+  const got = late.expect('publish', 5000);
+  await calm.publishAsync('calm/end', 'after', { qos: 1 });
+  assert.equal((await got).payload.toString(), 'after');
+  late.send({ type: 'puback', packetId: (await got).packetId! });
+  const stdout = starling.stdout().split('\n');
+  const serious = stdout.filter((line) => /"level":(50|60)/.test(line));
+  t.diagnostic(`${closings.length} abusive connections against the binary; ${stdout.length} log lines`);
+  assert.equal(starling.stderr(), '', 'nothing on stderr (no uncaught exception, no warning)');
+  assert.deepEqual(serious, []);
+
+  await endClient(calm);
+  late.destroy();
+  starling.child.kill('SIGTERM');
+  assert.equal(await starling.exited(10_000), 0);
 });
