@@ -1,5 +1,7 @@
 // Starling's public API (STYLE.md 13). Tests and tools may import internals; users import from here.
 
+export { type AdminServer, type AdminServerOptions, startAdminServer } from './admin/index.js';
+export { AclAuthorizer, PasswordFileAuthenticator } from './auth/index.js';
 export {
   type AuthenticateRequest,
   type AuthenticateResult,
@@ -31,6 +33,8 @@ export type {
   PublishRefusal,
   SubscribeEvent,
 } from './broker/hooks.js';
+export { type RunningBroker, type StartOptions, startBroker } from './cli/broker.js';
+export { configSchema, loadConfig, type StarlingConfig } from './config/index.js';
 export { MqttError } from './protocol/errors.js';
 export type { Properties, ProtocolVersion, QoS, UserProperty } from './protocol/packets.js';
 export { ReasonCode } from './protocol/reason-codes.js';
@@ -45,6 +49,7 @@ export type {
   StoredWill,
   SubscriptionRecord,
 } from './store/types.js';
+export { createListener } from './transport/index.js';
 export type { Listener, ListenerConfig, ListenerProtocol, ListenerStats, TlsFiles } from './transport/types.js';
 export { type Clock, systemClock } from './util/clock.js';
 export { createLogger, type Logger, type LogLevel, silentLogger } from './util/logger.js';
