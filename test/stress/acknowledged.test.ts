@@ -236,3 +236,146 @@ test('an mqtt.js subscriber with a persistent session, its connection cut mid-st
   for (const seq of acked2) assert.equal(qos2.get(seq), 1, `QoS 2 message ${seq} delivered once`);
   assert.deepEqual((await broker.stats()).errorLogs, []);
 });
+
+/**
+ * A QoS 2 publisher over raw TCP that keeps its own session state (packet identifiers awaiting PUBREC or PUBCOMP) and
+ * re-sends from it after reconnecting [MQTT-4.4.0-1]: PUBLISH with DUP for those awaiting PUBREC, PUBREL for the rest.
+ */
+class DurablePublisher {
+  readonly port: number;
+  readonly clientId: string;
+  readonly count: number;
+  readonly inflight = new Map<number, { seq: number; state: 'awaitPubrec' | 'awaitPubcomp' }>();
+  /** PUBRELs re-sent after a reconnect: a PUBCOMP 0x92 for one of them means the first PUBREL got through. */
+  readonly resentRelease = new Set<number>();
+  readonly completed = new Set<number>();
+  notFoundInRecovery = 0;
+  unexpected: string[] = [];
+  peer: TcpPeer | undefined;
+  #nextSeq = 0;
+  #nextId = 1;
+
+  constructor(port: number, clientId: string, count: number) {
+    this.port = port;
+    this.clientId = clientId;
+    this.count = count;
+  }
+
+  async connect(first: boolean): Promise<void> {
+    const peer = new TcpPeer(this.port, 5, { keepReceived: false });
+    this.peer = peer;
+    peer.onPacket = (packet) => this.#onPacket(peer, packet);
+    const connack = await peer.connect({
+      clientId: this.clientId,
+      clean: first,
+      properties: { sessionExpiryInterval: 600 },
+    });
+    if (!first) assert.equal(connack.sessionPresent, true);
+    for (const [packetId, entry] of [...this.inflight].sort(([a], [b]) => a - b)) {
+      if (entry.state === 'awaitPubrec') {
+        peer.send(this.#publish(packetId, entry.seq, true));
+      } else {
+        this.resentRelease.add(packetId);
+        peer.send({ type: 'pubrel', packetId });
+      }
+    }
+    this.#fill(peer);
+  }
+
+  #publish(packetId: number, seq: number, dup: boolean): Packet {
+    return {
+      type: 'publish',
+      topic: 'durable/q2',
+      payload: Buffer.from(`q2:${seq}`),
+      qos: 2,
+      retain: false,
+      dup,
+      packetId,
+    };
+  }
+
+  #fill(peer: TcpPeer): void {
+    while (this.inflight.size < 32 && this.#nextSeq < this.count && !peer.closed) {
+      while (this.inflight.has(this.#nextId)) this.#nextId = (this.#nextId % 65535) + 1;
+      const packetId = this.#nextId;
+      this.#nextId = (this.#nextId % 65535) + 1;
+      const seq = this.#nextSeq++;
+      this.inflight.set(packetId, { seq, state: 'awaitPubrec' });
+      peer.send(this.#publish(packetId, seq, false));
+    }
+  }
+
+  #onPacket(peer: TcpPeer, packet: Packet): void {
+    if (peer.closed || peer.socket.destroyed) return;
+    if (packet.type === 'pubrec') {
+      const entry = this.inflight.get(packet.packetId);
+      if ((packet.reasonCode ?? 0) >= 0x80) this.unexpected.push(`PUBREC 0x${packet.reasonCode?.toString(16)}`);
+      if (entry?.state === 'awaitPubrec') entry.state = 'awaitPubcomp';
+      peer.send({ type: 'pubrel', packetId: packet.packetId });
+    } else if (packet.type === 'pubcomp') {
+      const entry = this.inflight.get(packet.packetId);
+      if (entry?.state !== 'awaitPubcomp') {
+        this.unexpected.push(`PUBCOMP for ${packet.packetId} in state ${entry?.state}`);
+        return;
+      }
+      if ((packet.reasonCode ?? 0) === 0x92) {
+        if (this.resentRelease.has(packet.packetId)) this.notFoundInRecovery++;
+        else this.unexpected.push(`PUBCOMP 0x92 for ${packet.packetId} outside recovery`);
+      } else if ((packet.reasonCode ?? 0) !== 0) {
+        this.unexpected.push(`PUBCOMP 0x${packet.reasonCode?.toString(16)}`);
+      }
+      this.resentRelease.delete(packet.packetId);
+      this.inflight.delete(packet.packetId);
+      this.completed.add(entry.seq);
+      this.#fill(peer);
+    }
+  }
+}
+
+test('[MQTT-4.3.3-10] a QoS 2 publisher cut off mid-stream and resuming its session has each message routed exactly once', {
+  timeout: budget(30_000),
+}, async (t) => {
+  const broker = await ChildBroker.start({ maxQueuedMessages: 100_000 });
+  cleanups.push(() => broker.stop());
+  const COUNT = 3000 * SOAK;
+  const seen = new Map<number, number>();
+  const reader = new TcpPeer(broker.port, 5, { keepReceived: false });
+  cleanups.push(() => reader.destroy());
+  reader.onPacket = (packet) => {
+    if (packet.type !== 'publish') return;
+    const seq = Number(packet.payload.toString().split(':')[1]);
+    seen.set(seq, (seen.get(seq) ?? 0) + 1);
+    if (packet.qos === 1) reader.send({ type: 'puback', packetId: packet.packetId! });
+  };
+  await reader.connect({ clientId: 'exactly-once-reader' });
+  // A QoS 1 subscription: every copy the broker routes arrives, so routing a message twice would show.
+  await reader.subscribe('durable/#', 1);
+
+  const publisher = new DurablePublisher(broker.port, 'cut-publisher', COUNT);
+  cleanups.push(() => publisher.peer?.destroy());
+  await publisher.connect(true);
+  // Cut the publisher's connection every few hundred completions, with flows in every state, until all complete.
+  let cuts = 0;
+  const deadline = Date.now() + budget(20_000);
+  while (publisher.completed.size < COUNT && Date.now() < deadline) {
+    const target = Math.min(COUNT, publisher.completed.size + 250 + ((cuts * 7919) % 200));
+    await waitUntil(() => publisher.completed.size >= target || publisher.peer!.closed, 'progress', budget(10_000), 1);
+    if (publisher.completed.size >= COUNT) break;
+    publisher.peer!.destroy();
+    cuts++;
+    await delay(10 + (cuts % 5) * 10);
+    await publisher.connect(false);
+  }
+  await waitUntil(() => seen.size >= COUNT, `${COUNT} messages at the reader (has ${seen.size})`, budget(15_000));
+  t.diagnostic(
+    `${cuts} cuts of the publisher; ${publisher.completed.size} QoS 2 flows completed, ` +
+      `${publisher.notFoundInRecovery} of them by PUBCOMP 0x92 to a re-sent PUBREL`,
+  );
+  assert.ok(cuts >= 3, `the publisher was cut ${cuts} times`);
+  assert.deepEqual(publisher.unexpected, []);
+  assert.equal(publisher.completed.size, COUNT);
+  const twice = [...seen].filter(([, n]) => n > 1).map(([seq]) => seq);
+  assert.deepEqual(twice.slice(0, 10), [], `${twice.length} messages routed more than once`);
+  assert.equal(seen.size, COUNT);
+  assert.deepEqual((await broker.stats()).errorLogs, []);
+});
