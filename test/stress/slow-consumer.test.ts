@@ -90,8 +90,9 @@ test('a subscriber that stops reading holds bounded memory in the broker and doe
 
   // Every message reached both readers that keep up, each exactly as sent.
   for (const seen of fastSeen) assert.equal(seen.size, PER_QOS);
-  // QoS 0 beyond the slow socket's room was dropped and counted.
+  // QoS 0 beyond the slow socket's room was dropped and counted, not buffered (20 MiB were addressed to it).
   assert.ok(afterQos0.stats.droppedMessages > 0, 'QoS 0 messages for the slow subscriber are counted as dropped');
+  assert.ok(grew(afterQos0) < 8 * MiB, `broker memory grew by ${mib(grew(afterQos0))} with QoS 0`);
   // QoS 1 waits in the session queue up to its limits, and beyond them is dropped and counted.
   assert.ok(session.queueLength <= MAX_QUEUED, `queue ${session.queueLength} within maxQueuedMessages`);
   assert.ok(session.queuedBytes <= 8 * MiB, `queue ${session.queuedBytes} bytes within maxQueuedBytes`);
