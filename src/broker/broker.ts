@@ -379,6 +379,7 @@ export class Broker extends TypedEmitter<BrokerEvents> implements SessionHost {
     }
     connection.state = 'connected';
     connection.clearConnectTimer();
+    connection.decoder.maximumPacketSize = this.config.maxPacketSize;
 
     const v5 = connection.version === 5;
     const config = this.config;

@@ -88,7 +88,11 @@ export class Connection implements KeepAliveTarget {
     this.broker = broker;
     this.stream = stream;
     this.meta = meta;
-    this.decoder = new Decoder(this.#dispatch, { maximumPacketSize: broker.config.maxPacketSize });
+    // Until CONNACK, only a CONNECT-sized packet is accepted: an unauthenticated peer cannot make us buffer more.
+    const config = broker.config;
+    this.decoder = new Decoder(this.#dispatch, {
+      maximumPacketSize: Math.min(config.maxPacketSize, config.maxConnectPacketSize),
+    });
     stream.on('data', this.#onData);
     stream.on('end', this.#onEnd);
     stream.on('error', this.#onError);

@@ -22,8 +22,13 @@ export interface BrokerOptions {
   hooks?: BrokerHooks;
   /** Anonymous clients (no username) are accepted only on loopbackOnly connections unless true. Default false. */
   allowAnonymous?: boolean;
-  /** Largest packet accepted from clients, and announced as Maximum Packet Size. Default 268,435,460 (no limit). */
+  /** Largest packet accepted from clients, and announced as Maximum Packet Size. Default 4 MiB. */
   maxPacketSize?: number;
+  /**
+   * Largest first packet (CONNECT) accepted, before the client is authenticated: a connection cannot make the
+   * broker hold more than this until it has proved who it is. Default 64 KiB (client id, credentials and a will).
+   */
+  maxConnectPacketSize?: number;
   /** Server Keep Alive cap in seconds. Default 65535 (no cap). */
   maxKeepAlive?: number;
   /** Milliseconds a connection may take to send CONNECT. Default 10000. */
@@ -68,6 +73,7 @@ export interface BrokerOptions {
 export interface BrokerConfig {
   allowAnonymous: boolean;
   maxPacketSize: number;
+  maxConnectPacketSize: number;
   maxKeepAlive: number;
   connectTimeoutMs: number;
   receiveMaximum: number;
@@ -105,14 +111,14 @@ export type BrokerEvents = {
   error: [error: Error];
 };
 
-const NO_LIMIT = 268_435_460;
 const NEVER = 0xffffffff;
 
 /** The options with their defaults applied. */
 export function resolveConfig(options: BrokerOptions): BrokerConfig {
   return {
     allowAnonymous: options.allowAnonymous ?? false,
-    maxPacketSize: options.maxPacketSize ?? NO_LIMIT,
+    maxPacketSize: options.maxPacketSize ?? 4 * 1024 * 1024,
+    maxConnectPacketSize: options.maxConnectPacketSize ?? 64 * 1024,
     maxKeepAlive: options.maxKeepAlive ?? 65535,
     connectTimeoutMs: options.connectTimeoutMs ?? 10_000,
     receiveMaximum: options.receiveMaximum ?? 65535,
