@@ -77,6 +77,11 @@ interface Deferred {
 }
 
 const RESOLVED = Promise.resolve();
+/**
+ * Batches on the writer thread at once. One: the next batch collects while the disk syncs and is written whole
+ * (measured: handing a second one over early makes smaller transactions, each with its own sync, and is slower).
+ */
+const PIPELINE = 1;
 const noop = (): void => {};
 
 /**
@@ -109,8 +114,8 @@ export class LmdbStore implements Store {
   /** Resolved when the collected batch is durable; made when someone waits for it. */
   #batch: Deferred | undefined;
   #scheduled = false;
-  /** The batch on the writer thread. */
-  #writing: Deferred | undefined;
+  /** Batches handed to the writer thread, oldest first (up to PIPELINE). */
+  #writing: Deferred[] = [];
   #last: Promise<void> = RESOLVED;
   #failure: Error | undefined;
   /** Number of the batch being collected; share slots are valid within one batch. */
@@ -172,7 +177,8 @@ export class LmdbStore implements Store {
       if (!this.#batch) this.#batch = deferred();
       return this.#batch.promise;
     }
-    return this.#writing ? this.#writing.promise : this.#last;
+    const writing = this.#writing;
+    return writing.length > 0 ? writing[writing.length - 1]!.promise : this.#last;
   }
 
   // ---- sessions ----
@@ -404,15 +410,15 @@ export class LmdbStore implements Store {
 
   readonly #endOfTurn = (): void => {
     this.#scheduled = false;
-    if (!this.#writing) this.#send();
+    if (this.#writing.length < PIPELINE) this.#send();
   };
 
   /** Reads see every write issued before them. */
   async #settle(): Promise<void> {
     if (this.#state !== 'open') throw new Error(`LmdbStore: read while ${this.#state}`);
-    while (this.#ops.length > 0 || this.#writing) {
-      if (!this.#writing) this.#send();
-      await this.#writing?.promise.catch(noop);
+    while (this.#ops.length > 0 || this.#writing.length > 0) {
+      if (this.#ops.length > 0 && this.#writing.length < PIPELINE) this.#send();
+      await this.#writing[this.#writing.length - 1]?.promise.catch(noop);
     }
   }
 
@@ -453,7 +459,7 @@ export class LmdbStore implements Store {
     const batch = this.#batch ?? deferred();
     this.#batch = undefined;
     this.#batchNumber++;
-    this.#writing = batch;
+    this.#writing.push(batch);
     if (this.#failure) {
       this.#finish(this.#failure);
       return;
@@ -481,13 +487,12 @@ export class LmdbStore implements Store {
     // The writer thread died: nothing more can be made durable.
     this.#failure = error;
     this.#logger?.error({ err: error, dir: this.dir }, 'the LMDB writer thread failed');
-    if (this.#writing) this.#finish(error);
+    while (this.#writing.length > 0) this.#finish(error);
   };
 
-  /** The batch on the writer is done: settle its waiters and send what collected meanwhile. */
+  /** The oldest batch on the writer is done: settle its waiters and send what collected meanwhile. */
   #finish(error: Error | undefined): void {
-    const batch = this.#writing!;
-    this.#writing = undefined;
+    const batch = this.#writing.shift()!;
     if (error) {
       const failure = new MqttError(ReasonCode.UnspecifiedError, 'store commit failed', { cause: error });
       this.#logger?.error({ err: error, dir: this.dir }, 'LMDB commit failed; the writes of this batch are lost');
@@ -498,8 +503,8 @@ export class LmdbStore implements Store {
       this.#last = RESOLVED;
       batch.resolve();
     }
-    if (this.#ops.length > 0) this.#send();
-    else this.#worker?.unref();
+    if (this.#ops.length > 0 && this.#writing.length < PIPELINE) this.#send();
+    else if (this.#writing.length === 0) this.#worker?.unref();
   }
 
   // ---- reading ----
