@@ -153,7 +153,7 @@ export class LmdbStore implements Store {
   async close(): Promise<void> {
     if (this.#state !== 'open') return;
     try {
-      await await this.#settle();
+      await this.#settle();
     } catch (error) {
       this.#logger?.error({ err: error, dir: this.dir }, 'the last writes before close failed');
     }
@@ -225,8 +225,7 @@ export class LmdbStore implements Store {
   enqueue(clientId: string, message: QueuedMessage): void {
     const row = `q${message.seq}\u0000${clientId}`;
     this.#cancel(row);
-    this.#rows.set(row, this.#ops.length);
-    this.#push(ENQUEUE, clientId, message, this.#shareId(message));
+    this.#rows.set(row, this.#push(ENQUEUE, clientId, message, this.#shareId(message)));
   }
 
   async readQueue(clientId: string, fromSeq: number, limit: number): Promise<QueuedMessage[]> {
@@ -252,8 +251,7 @@ export class LmdbStore implements Store {
   putInflight(clientId: string, record: InflightRecord): void {
     const row = `i${record.packetId}\u0000${clientId}`;
     this.#cancel(row);
-    this.#rows.set(row, this.#ops.length);
-    this.#push(PUT_INFLIGHT, clientId, record, record.message ? this.#shareId(record.message) : 0);
+    this.#rows.set(row, this.#push(PUT_INFLIGHT, clientId, record, record.message ? this.#shareId(record.message) : 0));
   }
 
   deleteInflight(clientId: string, packetId: number): void {
@@ -390,13 +388,16 @@ export class LmdbStore implements Store {
 
   // ---- writing ----
 
-  #push(op: number, id: string, argument: unknown, shared: number): void {
+  /** Adds an operation to the batch; returns its position. */
+  #push(op: number, id: string, argument: unknown, shared: number): number {
     if (this.#state !== 'open') throw new Error(`LmdbStore: write while ${this.#state}`);
+    const at = this.#ops.length;
     this.#ops.push(op, id, argument, shared);
     if (!this.#scheduled) {
       this.#scheduled = true;
       setImmediate(this.#endOfTurn);
     }
+    return at;
   }
 
   /** A put of the same queue or in-flight row earlier in the batch is moot: a later put or delete replaces it. */
