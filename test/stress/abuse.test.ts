@@ -375,3 +375,41 @@ test('the starling binary with its default limits survives a storm of garbage an
   starling.child.kill('SIGTERM');
   assert.equal(await starling.exited(10_000), 0);
 });
+
+test('a CONNECT announcing 100 MiB is refused at its fixed header, before the broker buffers it (default limits)', {
+  timeout: budget(20_000),
+}, async (t) => {
+  const broker = await ChildBroker.start();
+  cleanups.push(() => broker.stop());
+  const baseline = await broker.stats(true);
+  const sockets: Raw[] = [];
+  for (let i = 0; i < 4; i++) {
+    const raw = new Raw(broker.port);
+    sockets.push(raw);
+    cleanups.push(() => {
+      raw.socket.destroy();
+    });
+    await raw.opened();
+    // Remaining length 104,857,600 (0x80 0x80 0x80 0x32), then as many of its bytes as the broker takes in 5 s.
+    raw.write([0x10, 0x80, 0x80, 0x80, 0x32]);
+    const chunk = Buffer.alloc(MiB);
+    const deadline = Date.now() + 5000;
+    for (let sent = 0; sent < 99 && !raw.closed && Date.now() < deadline; sent++) {
+      if (!raw.socket.write(chunk)) {
+        await Promise.race([
+          new Promise((resolve) => raw.socket.once('drain', resolve)),
+          raw.waitClosed(1000, 'x'),
+        ]).catch(() => undefined);
+      }
+    }
+  }
+  const loaded = await broker.stats(true);
+  const grew = loaded.memory.arrayBuffers - baseline.memory.arrayBuffers;
+  t.diagnostic(`4 sockets each announced a 100 MiB CONNECT; broker buffers grew ${mib(grew)}`);
+  assert.ok(grew < 8 * MiB, `unauthenticated connections made the broker hold ${mib(grew)}`);
+  for (const raw of sockets) {
+    await raw.waitClosed(5000, 'huge CONNECT');
+    assertRefusedOrSilent(raw.bytes, 'huge CONNECT');
+  }
+  assert.deepEqual((await broker.stats()).errorLogs, []);
+});
