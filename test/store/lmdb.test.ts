@@ -151,7 +151,7 @@ describe('store: lmdb, beyond the shared suite', () => {
     [
       'truncated',
       (file: string) => truncateSync(file, Math.floor(statSync(file).size / 3)),
-      /damaged \(reading it killed a test process with SIG(BUS|SEGV)/,
+      /damaged \(reading it killed a checking process with SIG(BUS|SEGV)/,
     ],
   ] as const) {
     test(`a data file ${name} stops the start with a clear error and is kept for recovery`, async () => {

@@ -83,6 +83,6 @@ export function walkInChild(dir: string, timeoutMs = 120_000): string | undefine
   const script = fileURLToPath(new URL('./walk.js', import.meta.url));
   const result = spawnSync(process.execPath, [script, dir], { encoding: 'utf8', timeout: timeoutMs });
   if (result.status === 0) return undefined;
-  if (result.signal) return `reading it killed a test process with ${result.signal}`;
+  if (result.signal) return `reading it killed a checking process with ${result.signal}`;
   return (result.stderr || result.stdout || `exit code ${result.status}`).trim().split('\n')[0];
 }
