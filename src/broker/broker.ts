@@ -13,7 +13,7 @@ import { TypedEmitter } from '../util/typed-emitter.js';
 import { Connection } from './connection.js';
 import type { BrokerHooks, PublishedEvent } from './hooks.js';
 import { KeepAliveSweep } from './keep-alive.js';
-import { createMessage, fromStored, type Message, ownPayload, toStored } from './message.js';
+import { createMessage, dropForms, fromStored, type Message, ownPayload, toStored } from './message.js';
 import {
   type BrokerConfig,
   type BrokerEvents,
@@ -247,6 +247,7 @@ export class Broker extends TypedEmitter<BrokerEvents> implements SessionHost {
     result.persisted = false;
     if (message.retain && this.config.retainAvailable) this.#retain(message, result);
     this.subscriptions.route(message, this.#readCheck, result);
+    dropForms(message);
     const onPublished = this.hooks.onPublished;
     if (onPublished || this.hasListeners('published')) {
       // Observers may publish themselves, which reuses the result object: keep this message's outcome.

@@ -61,6 +61,17 @@ export function createMessage(
   };
 }
 
+/**
+ * Forgets the encoded forms once a fan-out is done: a message that stays (queued, in flight, retained) then holds
+ * its payload once, which is what maxQueuedBytes counts, instead of up to a dozen encodings of it.
+ */
+export function dropForms(message: Message): void {
+  if (message.formKey < 0) return;
+  message.form = undefined;
+  message.formKey = -1;
+  message.forms = undefined;
+}
+
 /** Copies the payload out of the socket chunk, once, before the message is kept past this tick. */
 export function ownPayload(message: Message): void {
   if (message.owned) return;

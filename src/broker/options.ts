@@ -40,11 +40,15 @@ export interface BrokerOptions {
    * life of the connection, so this bounds what one connection can make the broker keep.
    */
   topicAliasMaximum?: number;
-  /** Outbound in-flight cap per session, whatever the client's Receive Maximum. Default 65535. */
+  /**
+   * Outbound in-flight cap per session, whatever the client's Receive Maximum. Default 65535: a burst to a fast
+   * subscriber is not dropped; what a client that never acknowledges can pin is bounded by maxQueuedBytes, which
+   * counts the in-flight messages' bytes with the queue's.
+   */
   maxInflight?: number;
   /** Queued messages per session. Default 1000. */
   maxQueuedMessages?: number;
-  /** Queued bytes per session. Default 64 MiB. */
+  /** Bytes a session may hold in messages queued and in flight together. Default 64 MiB. */
   maxQueuedBytes?: number;
   /** Queue QoS 0 messages for offline persistent sessions. Default false. */
   queueQos0Offline?: boolean;

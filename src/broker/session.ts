@@ -9,7 +9,7 @@ import type {
   SubscriptionRecord,
 } from '../store/types.js';
 import type { Connection } from './connection.js';
-import { fromStored, type Message, messageBytes, ownPayload, toStored } from './message.js';
+import { dropForms, fromStored, type Message, messageBytes, ownPayload, toStored } from './message.js';
 import type { SharedGroup } from './subscriptions.js';
 
 /** A subscription as the session holds it (the store's record plus what routing needs). */
@@ -80,6 +80,8 @@ export class Session {
   #queue: QueueEntry[] = [];
   #queueHead = 0;
   #queuedBytes = 0;
+  /** Bytes of the messages in the in-flight window: they count in maxQueuedBytes with the queue's. */
+  #inflightBytes = 0;
   #nextPacketId = 1;
   #nextSeq: number;
   #nextInflightSeq = 1;
@@ -128,6 +130,10 @@ export class Session {
     return this.#queuedBytes;
   }
 
+  get inflightBytes(): number {
+    return this.#inflightBytes;
+  }
+
   /**
    * Delivers (or queues) a routed message at the given QoS. Returns true when it wrote to the store, so the
    * publisher's acknowledgement must wait for a commit.
@@ -165,7 +171,9 @@ export class Session {
       connection?.ready &&
       this.queueLength === 0 &&
       this.inflight.size < connection.clientReceiveMaximum &&
-      connection.canWrite()
+      connection.canWrite() &&
+      (this.#inflightBytes === 0 ||
+        this.#inflightBytes + this.#queuedBytes + messageBytes(message) <= this.#host.limits.maxQueuedBytes)
     ) {
       return this.#sendNew(connection, message, qos, retain, subscriptionIdentifiers, group);
     }
@@ -194,6 +202,8 @@ export class Session {
       } else {
         this.#sendNew(connection, entry.message, entry.qos, entry.retain, entry.subscriptionIdentifiers, entry.group);
       }
+      // Encoded for this session only: keep the payload, not its encoding.
+      dropForms(entry.message);
     }
     if (this.#queueHead > 256 && this.#queueHead * 2 > this.#queue.length) {
       this.#queue = this.#queue.slice(this.#queueHead);
@@ -239,6 +249,7 @@ export class Session {
       return false;
     }
     entry.state = 'awaitPubcomp';
+    if (entry.message) this.#inflightBytes -= messageBytes(entry.message);
     entry.message = undefined;
     if (this.persistent) {
       this.#host.store.putInflight(this.clientId, {
@@ -270,6 +281,7 @@ export class Session {
       // QoS 2 stays: [MQTT-4.8.2-4] completed when this client reconnects, [MQTT-4.8.2-5] never sent elsewhere.
       if (entry.group && entry.message && entry.qos === 1) {
         out.push({ message: entry.message, group: entry.group });
+        this.#inflightBytes -= messageBytes(entry.message);
         this.inflight.delete(entry.packetId);
         if (this.persistent) this.#host.store.deleteInflight(this.clientId, entry.packetId);
       }
@@ -295,6 +307,7 @@ export class Session {
   /** Drops everything queued or in flight (session discarded). */
   clearMessages(): void {
     this.inflight.clear();
+    this.#inflightBytes = 0;
     this.incomingQos2.clear();
     this.#queue = [];
     this.#queueHead = 0;
@@ -358,6 +371,7 @@ export class Session {
         group: undefined,
       };
       this.inflight.set(record.packetId, entry);
+      if (entry.message) this.#inflightBytes += messageBytes(entry.message);
       if (record.seq >= this.#nextInflightSeq) this.#nextInflightSeq = record.seq + 1;
     }
     for (const id of incomingQos2) this.incomingQos2.add(id);
@@ -463,6 +477,7 @@ export class Session {
       group,
     };
     this.inflight.set(packetId, entry);
+    this.#inflightBytes += messageBytes(message);
     let wrote = false;
     if (this.persistent) {
       this.#host.store.putInflight(this.clientId, this.#inflightRecord(entry));
@@ -474,6 +489,7 @@ export class Session {
     if (!connection.sendPublish(message, qos, retain, subscriptionIdentifiers, packetId, false)) {
       // [MQTT-3.1.2-25] too large for the client: behave as if delivered.
       this.inflight.delete(packetId);
+      this.#inflightBytes -= messageBytes(message);
       if (this.persistent) this.#host.store.deleteInflight(this.clientId, packetId);
     }
     return wrote;
@@ -488,7 +504,10 @@ export class Session {
   ): boolean {
     const limits = this.#host.limits;
     const bytes = messageBytes(message);
-    if (this.queueLength >= limits.maxQueuedMessages || this.#queuedBytes + bytes > limits.maxQueuedBytes) {
+    if (
+      this.queueLength >= limits.maxQueuedMessages ||
+      this.#inflightBytes + this.#queuedBytes + bytes > limits.maxQueuedBytes
+    ) {
       this.#host.dropped('queueFull');
       return false;
     }
@@ -503,6 +522,7 @@ export class Session {
 
   #release(entry: InflightEntry): void {
     this.inflight.delete(entry.packetId);
+    if (entry.message) this.#inflightBytes -= messageBytes(entry.message);
     if (this.persistent) this.#host.store.deleteInflight(this.clientId, entry.packetId);
     if (this.#queueHead < this.#queue.length) this.pump();
   }
