@@ -5,9 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { open } from 'lmdb';
+import { Broker } from '../../src/broker/broker.js';
 import { MqttError } from '../../src/protocol/errors.js';
 import { FORMAT_VERSION, LmdbStore } from '../../src/store/lmdb/index.js';
 import type { QueuedMessage, Store } from '../../src/store/types.js';
+import { connected, delay, RawClient } from '../broker/helpers.js';
 import { storeSuite } from './suite.js';
 
 const root = mkdtempSync(join(tmpdir(), 'starling-lmdb-test-'));
@@ -385,6 +387,44 @@ describe('store: lmdb, beyond the shared suite', () => {
       assert.equal((await store.readQueue('r', 50, 1000)).length, 51);
     } finally {
       await store.close();
+    }
+  });
+
+  test('a broker restarted on the same data directory resumes a persistent session: queue, subscription, retained', async () => {
+    const dir = freshDir();
+    const persistent = { clean: false, properties: { sessionExpiryInterval: 3600 } };
+    let broker = new Broker({ store: new LmdbStore(dir), sysIntervalSeconds: 0 });
+    await broker.start();
+    try {
+      const subscriber = await connected(broker, 'resume-me', 5, persistent);
+      await subscriber.subscribe('orders/#', 2);
+      subscriber.destroy();
+      await delay(10);
+      await broker.publish({ topic: 'orders/1', payload: 'one', qos: 1 });
+      await broker.publish({ topic: 'orders/2', payload: 'two', qos: 2 });
+      await broker.publish({ topic: 'state', payload: 'kept', qos: 1, retain: true });
+      await broker.close();
+      broker = new Broker({ store: new LmdbStore(dir), sysIntervalSeconds: 0 });
+      await broker.start();
+      const back = new RawClient(broker, 5);
+      const connack = await back.connect({ clientId: 'resume-me', ...persistent });
+      assert.equal(connack.sessionPresent, true);
+      const first = await back.expect('publish');
+      const second = await back.expect('publish');
+      assert.deepEqual(
+        [first.topic, first.payload.toString(), first.qos, second.topic, second.payload.toString(), second.qos],
+        ['orders/1', 'one', 1, 'orders/2', 'two', 2],
+      );
+      // The subscription came back with the session: a new message arrives without a new SUBSCRIBE.
+      await broker.publish({ topic: 'orders/3', payload: 'three', qos: 1 });
+      assert.equal((await back.expect('publish')).payload.toString(), 'three');
+      const reader = await connected(broker, 'reader', 5);
+      await reader.subscribe('state', 0);
+      assert.equal((await reader.expect('publish')).payload.toString(), 'kept');
+      back.destroy();
+      reader.destroy();
+    } finally {
+      await broker.close();
     }
   });
 });
