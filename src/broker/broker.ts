@@ -278,19 +278,21 @@ export class Broker extends TypedEmitter<BrokerEvents> implements SessionHost {
     const now = this.clock.now();
     const expired: string[] = [];
     const ids = subscription.subscriptionIdentifier === undefined ? undefined : [subscription.subscriptionIdentifier];
+    const messages: Message[] = [];
     for (const [topic, message] of this.retained.match(subscription.filter)) {
       if (message.expiresAt !== undefined && message.expiresAt <= now) {
         expired.push(topic);
         continue;
       }
       if (this.#readCheck && !this.#readCheck(session, topic)) continue;
-      const qos = Math.min(message.qos, subscription.qos) as QoS;
-      session.deliver(message, qos, true, ids, undefined);
+      messages.push(message);
     }
     for (const topic of expired) {
       this.retained.delete(topic);
       this.store.deleteRetained(topic);
     }
+    // Sent as the socket drains, never dropped for backpressure [MQTT-3.3.1-9].
+    session.startRetained(subscription.topicFilter, messages, subscription.qos, ids);
   }
 
   /** A retained $SYS message from the broker itself. */
@@ -445,9 +447,10 @@ export class Broker extends TypedEmitter<BrokerEvents> implements SessionHost {
     const session = connection.session;
     if (!session || session.connection !== connection) return;
     session.connection = undefined;
+    session.detach();
 
     // Shared subscriptions: what this member did not acknowledge goes to another member (5.0 section 4.8.2).
-    const shared = session.takeSharedMessages();
+    const shared = session.takeSharedMessages(session.expiryInterval !== 0);
     for (const { message, group } of shared) this.subscriptions.deliverShared(group, message, this.#readCheck, session);
 
     if (session.expiryInterval !== 0 && session.expiryInterval !== NEVER) {
@@ -510,7 +513,7 @@ export class Broker extends TypedEmitter<BrokerEvents> implements SessionHost {
     this.#wills.settle(session, true);
     for (const subscription of session.subscriptions.values()) this.subscriptions.remove(session, subscription);
     if (this.sessions.get(session.clientId) === session) this.sessions.delete(session.clientId);
-    const shared = session.takeSharedMessages();
+    const shared = session.takeSharedMessages(false);
     for (const { message, group } of shared) this.subscriptions.deliverShared(group, message, this.#readCheck, session);
     session.clearMessages();
     // A session with interval 0 was never stored, or setSessionExpiry removed it already.

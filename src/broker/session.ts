@@ -43,6 +43,19 @@ export interface QueueEntry {
   group: SharedGroup | undefined;
 }
 
+/**
+ * The retained messages matching a new subscription, sent as the socket and Receive Maximum allow [MQTT-3.3.1-9]:
+ * the retained tree holds the messages, so the cursor costs a pointer per message and is never dropped for
+ * backpressure nor counted in the queue limits.
+ */
+interface RetainedCursor {
+  topicFilter: string;
+  messages: Message[];
+  next: number;
+  qos: QoS;
+  subscriptionIdentifiers: number[] | undefined;
+}
+
 /** What a session needs from the broker. */
 export interface SessionHost {
   readonly store: Store;
@@ -94,6 +107,11 @@ export class Session {
   /** Messages enqueued while 'stored' or 'loading' (bounded by maxQueuedMessages). */
   #storedNew = 0;
   #firstPendingSeq = 0;
+  /** Retained deliveries of new subscriptions still to send, oldest subscription first. */
+  #retained: RetainedCursor[] | undefined;
+  /** Unacknowledged PUBLISH packets still to re-send on this connection (beyond its Receive Maximum at resume). */
+  #resendPending: InflightEntry[] | undefined;
+  #resendHead = 0;
   /** Set when a restored session resumes with Session Expiry 0: its store data goes once its queue is read. */
   deferStoreDelete = false;
 
@@ -170,6 +188,7 @@ export class Session {
     if (
       connection?.ready &&
       this.queueLength === 0 &&
+      this.#retained === undefined &&
       this.inflight.size < connection.clientReceiveMaximum &&
       connection.canWrite() &&
       (this.#inflightBytes === 0 ||
@@ -180,10 +199,16 @@ export class Session {
     return this.#enqueue(message, qos, retain, subscriptionIdentifiers, group);
   }
 
-  /** Moves queued messages into the in-flight window while the client's Receive Maximum and socket allow. */
+  /**
+   * Sends what waits, while the client's Receive Maximum and socket allow: re-sends held back at resume, then the
+   * retained messages of new subscriptions, then the queue.
+   */
   pump(): void {
     const connection = this.connection;
-    if (!connection?.ready || this.#queueState !== 'memory') return;
+    if (!connection?.ready) return;
+    if (this.#resendPending && !this.#pumpResend(connection)) return;
+    if (this.#retained && !this.#pumpRetained(connection)) return;
+    if (this.#queueState !== 'memory') return;
     const now = this.#host.now();
     while (this.#queueHead < this.#queue.length) {
       const entry = this.#queue[this.#queueHead];
@@ -211,25 +236,118 @@ export class Session {
     }
   }
 
-  /** [MQTT-4.4.0-1] On resuming a session: re-send unacknowledged PUBLISH with DUP=1, and PUBREL, in order. */
+  /**
+   * [MQTT-4.4.0-1] On resuming a session: re-send unacknowledged PUBLISH with DUP=1, and PUBREL, in order; no more
+   * PUBLISH than the new connection's Receive Maximum [MQTT-3.3.4-9], the rest as acknowledgements free the window.
+   */
   resend(): void {
     const connection = this.connection;
+    this.#resendPending = undefined;
+    this.#resendHead = 0;
     if (!connection?.ready) return;
-    for (const entry of this.inflight.values()) {
+    const max = connection.clientReceiveMaximum;
+    let outstanding = 0;
+    let pending: InflightEntry[] | undefined;
+    for (const entry of [...this.inflight.values()]) {
       if (entry.state === 'awaitPubcomp') {
         connection.sendPubrel(entry.packetId);
+        outstanding++;
       } else if (entry.message) {
-        // An expired message already sent is still re-sent: its delivery had started [MQTT-3.3.2-5].
-        connection.sendPublish(
-          entry.message,
-          entry.qos,
-          entry.retain,
-          entry.subscriptionIdentifiers,
-          entry.packetId,
-          true,
-        );
+        if (pending === undefined && outstanding < max) {
+          if (this.#resendOne(connection, entry)) outstanding++;
+        } else {
+          if (!pending) pending = [];
+          pending.push(entry);
+        }
       }
     }
+    this.#resendPending = pending;
+  }
+
+  /** Stops what belongs to one connection: retained cursors and held-back re-sends (the entries stay in flight). */
+  detach(): void {
+    this.#retained = undefined;
+    this.#resendPending = undefined;
+    this.#resendHead = 0;
+  }
+
+  /** Sends the retained messages matching a subscription from pump(); a new one for the same filter replaces it. */
+  startRetained(
+    topicFilter: string,
+    messages: Message[],
+    qos: QoS,
+    subscriptionIdentifiers: number[] | undefined,
+  ): void {
+    if (messages.length === 0) return;
+    const cursor: RetainedCursor = { topicFilter, messages, next: 0, qos, subscriptionIdentifiers };
+    if (!this.#retained) this.#retained = [cursor];
+    else {
+      const index = this.#retained.findIndex((c) => c.topicFilter === topicFilter);
+      if (index >= 0) this.#retained[index] = cursor;
+      else this.#retained.push(cursor);
+    }
+    this.pump();
+  }
+
+  /** An unacknowledged PUBLISH again, DUP=1. False when it no longer fits the client and was discarded. */
+  #resendOne(connection: Connection, entry: InflightEntry): boolean {
+    const message = entry.message as Message;
+    // An expired message already sent is still re-sent: its delivery had started [MQTT-3.3.2-5].
+    if (connection.sendPublish(message, entry.qos, entry.retain, entry.subscriptionIdentifiers, entry.packetId, true)) {
+      return true;
+    }
+    if (!connection.ready) return false;
+    // [MQTT-3.1.2-25] too large for the new Maximum Packet Size: discarded, and the flow ends as if delivered.
+    this.inflight.delete(entry.packetId);
+    this.#inflightBytes -= messageBytes(message);
+    if (this.persistent) this.#host.store.deleteInflight(this.clientId, entry.packetId);
+    return false;
+  }
+
+  /** True when every held-back re-send went out. */
+  #pumpResend(connection: Connection): boolean {
+    const pending = this.#resendPending as InflightEntry[];
+    while (this.#resendHead < pending.length) {
+      const entry = pending[this.#resendHead];
+      if (this.inflight.get(entry.packetId) !== entry || !entry.message) {
+        // Acknowledged or handed to another group member meanwhile.
+        this.#resendHead++;
+        continue;
+      }
+      const waiting = pending.length - this.#resendHead;
+      if (this.inflight.size - waiting >= connection.clientReceiveMaximum || !connection.canWrite()) return false;
+      this.#resendHead++;
+      this.#resendOne(connection, entry);
+      dropForms(entry.message);
+    }
+    this.#resendPending = undefined;
+    this.#resendHead = 0;
+    return true;
+  }
+
+  /** True when every retained cursor is done. */
+  #pumpRetained(connection: Connection): boolean {
+    const cursors = this.#retained as RetainedCursor[];
+    const now = this.#host.now();
+    while (cursors.length > 0) {
+      const cursor = cursors[0];
+      const messages = cursor.messages;
+      while (cursor.next < messages.length) {
+        const message = messages[cursor.next];
+        const qos = Math.min(message.qos, cursor.qos) as QoS;
+        if (qos > 0 && this.inflight.size >= connection.clientReceiveMaximum) return false;
+        if (!connection.canWrite()) return false;
+        cursor.next++;
+        if (message.expiresAt !== undefined && message.expiresAt <= now) continue;
+        if (qos === 0) connection.sendPublish(message, 0, true, cursor.subscriptionIdentifiers, 0, false);
+        else this.#sendNew(connection, message, qos, true, cursor.subscriptionIdentifiers, undefined);
+        // A retained message keeps its payload for life, not its encodings.
+        dropForms(message);
+      }
+      cursors.shift();
+    }
+    this.#retained = undefined;
+    return true;
   }
 
   /** PUBACK received: the QoS 1 flow ends. Returns false when the id was not awaiting a PUBACK. */
@@ -275,11 +393,15 @@ export class Session {
    * Takes back the messages that came through shared subscriptions and were not acknowledged (or still queued),
    * so the broker can hand them to another member of the group.
    */
-  takeSharedMessages(): { message: Message; group: SharedGroup }[] {
+  takeSharedMessages(onlyToOthers: boolean): { message: Message; group: SharedGroup }[] {
     const out: { message: Message; group: SharedGroup }[] = [];
+    // A session that keeps its messages holds on to those no other member can take [MQTT-4.4.0-1].
+    const movable = (group: SharedGroup): boolean =>
+      !onlyToOthers ||
+      group.members.some((m) => m.session !== this && (m.session.connection?.ready || m.session.persistent));
     for (const entry of [...this.inflight.values()]) {
       // QoS 2 stays: [MQTT-4.8.2-4] completed when this client reconnects, [MQTT-4.8.2-5] never sent elsewhere.
-      if (entry.group && entry.message && entry.qos === 1) {
+      if (entry.group && entry.message && entry.qos === 1 && movable(entry.group)) {
         out.push({ message: entry.message, group: entry.group });
         this.#inflightBytes -= messageBytes(entry.message);
         this.inflight.delete(entry.packetId);
@@ -290,7 +412,7 @@ export class Session {
       const kept: QueueEntry[] = [];
       for (let i = this.#queueHead; i < this.#queue.length; i++) {
         const entry = this.#queue[i];
-        if (entry.group) {
+        if (entry.group && movable(entry.group)) {
           out.push({ message: entry.message, group: entry.group });
           this.#queuedBytes -= messageBytes(entry.message);
           if (this.persistent) this.#host.store.dequeue(this.clientId, entry.seq);
@@ -308,6 +430,7 @@ export class Session {
   clearMessages(): void {
     this.inflight.clear();
     this.#inflightBytes = 0;
+    this.detach();
     this.incomingQos2.clear();
     this.#queue = [];
     this.#queueHead = 0;
@@ -524,7 +647,7 @@ export class Session {
     this.inflight.delete(entry.packetId);
     if (entry.message) this.#inflightBytes -= messageBytes(entry.message);
     if (this.persistent) this.#host.store.deleteInflight(this.clientId, entry.packetId);
-    if (this.#queueHead < this.#queue.length) this.pump();
+    if (this.#queueHead < this.#queue.length || this.#retained || this.#resendPending) this.pump();
   }
 
   /** Packet identifiers are per session and never reused while in flight [MQTT-2.2.1-3]. */

@@ -126,3 +126,42 @@ test('a full session queue costs about maxQueuedBytes, not a multiple of it', {
   assert.ok(session.queuedBytes <= 4 * MiB);
   assert.ok(grew < 4 * MiB * 1.5, `a queue accounted at ${mib(session.queuedBytes)} holds ${mib(grew)}`);
 });
+
+// S4
+for (const qos of [0, 1] as const) {
+  test(`[MQTT-3.3.1-9] a new QoS ${qos} subscription that matches 20,000 retained messages receives every one`, {
+    timeout: budget(30_000),
+  }, async (t) => {
+    const broker = await ChildBroker.start();
+    cleanups.push(() => broker.stop());
+    const publisher = await mqttjs(broker.port, { clientId: 'retainer' });
+    cleanups.push(() => endClient(publisher));
+    const COUNT = 20_000;
+    for (let start = 0; start < COUNT; start += 500) {
+      const sends: Promise<unknown>[] = [];
+      for (let i = start; i < start + 500; i++) {
+        sends.push(publisher.publishAsync(`kept/${i}`, Buffer.alloc(200, 0x41), { qos, retain: true }));
+      }
+      await Promise.all(sends);
+    }
+    assert.equal((await broker.stats()).stats.retained, COUNT);
+    // A subscriber that reads and acknowledges everything at once: it is not slow.
+    const reader = new TcpPeer(broker.port, 5, { keepReceived: false });
+    cleanups.push(() => reader.destroy());
+    const seen = new Set<string>();
+    reader.onPacket = (packet) => {
+      if (packet.type !== 'publish') return;
+      seen.add(packet.topic);
+      if (packet.qos === 1) reader.send({ type: 'puback', packetId: packet.packetId! });
+    };
+    await reader.connect({ clientId: 'late-reader' });
+    await reader.subscribe('kept/#', qos);
+    const result = await waitUntil(() => seen.size >= COUNT, `${COUNT} retained messages`, 10_000).then(
+      () => 'complete',
+      () => 'incomplete',
+    );
+    const stats = await broker.stats();
+    t.diagnostic(`received ${seen.size} of ${COUNT}; dropped ${stats.stats.droppedMessages}`);
+    assert.equal(result, 'complete', `received ${seen.size} of ${COUNT} retained messages`);
+  });
+}
