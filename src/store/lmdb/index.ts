@@ -138,8 +138,15 @@ export class LmdbStore implements Store {
     this.#lock.acquire();
     try {
       this.#openEnvironment();
-      if (this.#useThread) await this.#startWriter();
-      else this.#writer = new Writer(this.#db);
+      if (this.#useThread) {
+        try {
+          await this.#startWriter();
+        } catch (error) {
+          // Durability does not depend on the thread, only the broker's latency during disk syncs does.
+          this.#logger?.warn({ err: error, dir: this.dir }, 'no LMDB writer thread: writing on the main thread');
+        }
+      }
+      if (!this.#worker) this.#writer = new Writer(this.#db);
     } catch (error) {
       this.#closeEnvironment();
       this.#lock.release();
@@ -359,18 +366,23 @@ export class LmdbStore implements Store {
   async #startWriter(): Promise<void> {
     const worker = new Worker(new URL('./writer.js', import.meta.url), {
       workerData: { dir: this.dir } satisfies WriterData,
-      // A thread may not inherit `--input-type` (allowed only for a main script given as a string).
-      execArgv: process.execArgv.filter((arg) => !arg.startsWith('--input-type')),
+      // Not the process's flags: threads refuse some (--input-type, --expose-gc ...) and the writer needs none.
+      execArgv: [],
     });
-    await new Promise<void>((resolve, reject) => {
-      const onError = (error: Error): void => reject(error);
-      worker.once('error', onError);
-      worker.once('message', (reply: WriterReply) => {
-        worker.off('error', onError);
-        if (reply.type === 'ready') resolve();
-        else reject(new Error(`the writer thread did not start: ${JSON.stringify(reply)}`));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const onError = (error: Error): void => reject(error);
+        worker.once('error', onError);
+        worker.once('message', (reply: WriterReply) => {
+          worker.off('error', onError);
+          if (reply.type === 'ready') resolve();
+          else reject(new Error(`the writer thread did not start: ${JSON.stringify(reply)}`));
+        });
       });
-    });
+    } catch (error) {
+      await worker.terminate();
+      throw error;
+    }
     worker.on('message', this.#onWritten);
     worker.on('error', this.#onWriterError);
     worker.unref();
