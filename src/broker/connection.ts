@@ -25,6 +25,12 @@ import type { Session } from './session.js';
 export type ConnectionState = 'awaitConnect' | 'authenticating' | 'connected' | 'closed';
 
 const NO_LIMIT = 268_435_460;
+/** Input paused because the connection's own output is not draining. */
+const INPUT_OUTPUT_FULL = 1;
+/** Input paused by the message rate or bandwidth limit. */
+const INPUT_THROTTLED = 2;
+/** Packets below this size are copied into one buffer per write rather than given a Writable entry each. */
+const SMALL_PACKET = 4096;
 
 /**
  * One network connection's protocol state machine: bytes in through the decoder, one dispatch switch to a
@@ -81,6 +87,8 @@ export class Connection implements KeepAliveTarget {
   #acksQos1: number[] = [];
   #committing: (Buffer | (() => void))[] | undefined;
   #committingQos1 = 0;
+  /** Why reading is paused (bits: INPUT_OUTPUT_FULL, INPUT_THROTTLED); 0 = reading. */
+  #inputPaused = 0;
   #connectTimer: NodeJS.Timeout | undefined;
   #closeTimer: NodeJS.Timeout | undefined;
 
@@ -530,20 +538,46 @@ export class Connection implements KeepAliveTarget {
     this.broker.stats.bytesSent += bytes;
     if (out.length === 1) {
       stream.write(out[0]);
-      return;
-    }
-    if (bytes <= 16384) {
+    } else if (bytes <= 16384) {
       // Small packets: one copy into one buffer is cheaper than a Writable entry per packet.
       stream.write(Buffer.concat(out, bytes));
-      return;
+    } else {
+      // Large batches: one writev, large (shared) payloads as they are, runs of small packets copied together.
+      stream.cork();
+      let runStart = 0;
+      let runBytes = 0;
+      for (let i = 0; i < out.length; i++) {
+        const packet = out[i];
+        if (packet.length < SMALL_PACKET) {
+          runBytes += packet.length;
+          continue;
+        }
+        if (runBytes > 0) stream.write(joinRun(out, runStart, i, runBytes));
+        stream.write(packet);
+        runStart = i + 1;
+        runBytes = 0;
+      }
+      if (runBytes > 0) stream.write(joinRun(out, runStart, out.length, runBytes));
+      stream.uncork();
     }
-    // Large batches: one writev for the whole tick's packets, without copying shared payloads.
-    stream.cork();
-    for (let i = 0; i < out.length; i++) stream.write(out[i]);
-    stream.uncork();
+    // A peer that does not read what it is owed is not read either: TCP then pushes back on it, and the
+    // acknowledgements it keeps asking for cannot pile up here.
+    if (stream.writableLength > this.broker.config.maxWriteBufferBytes) this.#pauseInput(INPUT_OUTPUT_FULL);
   };
 
+  #pauseInput(reason: number): void {
+    if (this.#inputPaused === 0) this.stream.pause();
+    this.#inputPaused |= reason;
+  }
+
+  #resumeInput(reason: number): void {
+    if ((this.#inputPaused & reason) === 0) return;
+    this.#inputPaused &= ~reason;
+    if (this.#inputPaused === 0 && this.state !== 'closed') this.stream.resume();
+  }
+
   readonly #onDrain = (): void => {
+    this.#resumeInput(INPUT_OUTPUT_FULL);
     try {
       this.session?.pump();
     } catch (error) {
@@ -585,4 +619,8 @@ export class Connection implements KeepAliveTarget {
     this.#acksQos1 = [];
     this.broker.connectionClosed(this, wasConnected, reasonCode);
   }
+}
+
+function joinRun(out: Buffer[], start: number, end: number, bytes: number): Buffer {
+  return end - start === 1 ? out[start] : Buffer.concat(out.slice(start, end), bytes);
 }

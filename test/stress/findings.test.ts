@@ -165,3 +165,40 @@ for (const qos of [0, 1] as const) {
     assert.equal(result, 'complete', `received ${seen.size} of ${COUNT} retained messages`);
   });
 }
+
+// S6
+test('a publisher that never reads its socket cannot make the broker hold its acknowledgements without bound', {
+  timeout: budget(30_000),
+}, async (t) => {
+  const broker = await ChildBroker.start();
+  cleanups.push(() => broker.stop());
+  const deaf = new TcpPeer(broker.port, 4, { keepReceived: false });
+  cleanups.push(() => deaf.destroy());
+  await deaf.connect({ clientId: 'deaf' });
+  deaf.socket.pause();
+  const baseline = await broker.stats(true);
+  const packets: Buffer[] = [];
+  for (let id = 1; id <= 5000; id++) {
+    packets.push(
+      encode(
+        { type: 'publish', topic: 'void', payload: Buffer.from('x'), qos: 1, retain: false, dup: false, packetId: id },
+        4,
+      ),
+    );
+  }
+  const chunk = Buffer.concat(packets);
+  let sent = 0;
+  const deadline = Date.now() + 10_000;
+  // 1,000,000 QoS 1 PUBLISH packets (11 MB), or as many as the broker takes in 10 s.
+  while (sent < 200 && Date.now() < deadline && !deaf.closed) {
+    if (!deaf.socket.write(chunk)) {
+      await Promise.race([new Promise((resolve) => deaf.socket.once('drain', resolve)), delay(1000)]);
+    }
+    sent++;
+  }
+  const loaded = await broker.stats(true);
+  const grew =
+    loaded.memory.heapUsed + loaded.memory.arrayBuffers - baseline.memory.heapUsed - baseline.memory.arrayBuffers;
+  t.diagnostic(`${sent * 5000} publishes written; broker received ${loaded.stats.messagesReceived}; grew ${mib(grew)}`);
+  assert.ok(grew < 32 * MiB, `PUBACKs owed to a client that does not read made the broker hold ${mib(grew)}`);
+});
