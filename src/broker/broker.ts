@@ -1,5 +1,6 @@
 import type { Duplex } from 'node:stream';
 import { type Authenticator, type Authorizer, allowAllAuthenticator, allowAllAuthorizer } from '../auth/types.js';
+import { encode } from '../protocol/encoder.js';
 import type { Properties, QoS } from '../protocol/packets.js';
 import { ReasonCode } from '../protocol/reason-codes.js';
 import { MemoryStore } from '../store/memory/index.js';
@@ -32,6 +33,13 @@ export type { BrokerConfig, BrokerEvents, BrokerOptions, ClientInfo, ConnectionM
 const NO_LIMIT = 268_435_460;
 const NEVER = 0xffffffff;
 const MAX_TIMER_MS = 0x7fffffff;
+/** CONNACK properties a client can do without, left out in this order when the CONNACK would be too large. */
+const OPTIONAL_CONNACK_PROPERTIES = [
+  'reasonString',
+  'userProperties',
+  'responseInformation',
+  'topicAliasMaximum',
+] as const;
 
 /** Counters, plain integers (DESIGN.md). The counts of things are read from the structures that hold them. */
 export class BrokerStats {
@@ -339,6 +347,13 @@ export class Broker extends TypedEmitter<BrokerEvents> implements SessionHost {
       connection.refuse(ReasonCode.ServerUnavailable);
       return;
     }
+    const properties = this.#connackProperties(connection, options.connackProperties);
+    if (properties === null) {
+      // [MQTT-3.1.2-24] no CONNACK fits the client's Maximum Packet Size: better closed than left waiting.
+      this.logger.info({ clientId: connection.clientId }, 'closing connection: CONNACK exceeds Maximum Packet Size');
+      connection.end(ReasonCode.PacketTooLarge);
+      return;
+    }
     const clientId = connection.clientId;
     let session = this.sessions.get(clientId);
     const previous = session?.connection;
@@ -384,21 +399,6 @@ export class Broker extends TypedEmitter<BrokerEvents> implements SessionHost {
     connection.clearConnectTimer();
     connection.decoder.maximumPacketSize = this.config.maxPacketSize;
 
-    const v5 = connection.version === 5;
-    const config = this.config;
-    let properties: Properties | undefined;
-    if (v5) {
-      properties = { ...options.connackProperties };
-      properties.receiveMaximum = config.receiveMaximum;
-      if (config.maxPacketSize < NO_LIMIT) properties.maximumPacketSize = config.maxPacketSize;
-      properties.topicAliasMaximum = config.topicAliasMaximum;
-      // Absent means available; only what is switched off is announced.
-      if (!config.retainAvailable) properties.retainAvailable = 0;
-      if (!config.wildcardSubscriptionAvailable) properties.wildcardSubscriptionAvailable = 0;
-      if (!config.subscriptionIdentifiersAvailable) properties.subscriptionIdentifiersAvailable = 0;
-      if (!config.sharedSubscriptionAvailable) properties.sharedSubscriptionAvailable = 0;
-      if (config.maximumQoS < 2) properties.maximumQoS = config.maximumQoS;
-    }
     // [MQTT-3.2.0-1] CONNACK is the first packet the server sends; [MQTT-3.2.2-2] Session Present.
     connection.send({
       type: 'connack',
@@ -437,6 +437,34 @@ export class Broker extends TypedEmitter<BrokerEvents> implements SessionHost {
       }
     }
     this.logger.debug({ clientId, sessionPresent, protocolVersion: connection.version }, 'client connected');
+  }
+
+  /**
+   * The CONNACK properties (MQTT 5), within the client's Maximum Packet Size: what only repeats a default is not
+   * sent, and optional properties are left out one by one when needed. Null when even that does not fit.
+   */
+  #connackProperties(connection: Connection, extra: Properties | undefined): Properties | undefined | null {
+    if (connection.version !== 5) return undefined;
+    const config = this.config;
+    const properties: Properties = { ...extra };
+    if (config.receiveMaximum !== 65535) properties.receiveMaximum = config.receiveMaximum;
+    if (config.maxPacketSize < NO_LIMIT) properties.maximumPacketSize = config.maxPacketSize;
+    if (config.topicAliasMaximum > 0) properties.topicAliasMaximum = config.topicAliasMaximum;
+    // Absent means available; only what is switched off is announced.
+    if (!config.retainAvailable) properties.retainAvailable = 0;
+    if (!config.wildcardSubscriptionAvailable) properties.wildcardSubscriptionAvailable = 0;
+    if (!config.subscriptionIdentifiersAvailable) properties.subscriptionIdentifiersAvailable = 0;
+    if (!config.sharedSubscriptionAvailable) properties.sharedSubscriptionAvailable = 0;
+    if (config.maximumQoS < 2) properties.maximumQoS = config.maximumQoS;
+    const limit = connection.clientMaximumPacketSize;
+    if (limit >= NO_LIMIT) return properties;
+    const fits = (): boolean =>
+      encode({ type: 'connack', sessionPresent: false, reasonCode: 0, properties }, 5).length <= limit;
+    for (const optional of OPTIONAL_CONNACK_PROPERTIES) {
+      if (fits()) return properties;
+      delete properties[optional];
+    }
+    return fits() ? properties : null;
   }
 
   /** A connection ended (any way). Called once per connection. */

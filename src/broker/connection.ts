@@ -67,6 +67,8 @@ export class Connection implements KeepAliveTarget {
   takenOver: { clean: boolean } | undefined;
   /** Authentication Method of an enhanced authentication in progress or done. */
   authMethod: string | undefined;
+  /** A re-authentication (AUTH 0x19 from the client) is in progress: only then may the client send AUTH 0x18. */
+  reauthenticating = false;
   /** The next step of an enhanced authentication exchange (set by the CONNECT and AUTH handlers). */
   continueAuth: ((result: AuthResult | undefined) => void) | undefined;
   /** Packets received while CONNECT is being authenticated, handled once CONNACK is sent. */
@@ -561,8 +563,10 @@ export class Connection implements KeepAliveTarget {
       stream.uncork();
     }
     // A peer that does not read what it is owed is not read either: TCP then pushes back on it, and the
-    // acknowledgements it keeps asking for cannot pile up here.
-    if (stream.writableLength > this.broker.config.maxWriteBufferBytes) this.#pauseInput(INPUT_OUTPUT_FULL);
+    // acknowledgements it keeps asking for cannot pile up here. Deliveries stop at maxWriteBufferBytes (canWrite),
+    // so beyond that plus one packet the output is what the peer itself asked for.
+    const config = this.broker.config;
+    if (stream.writableLength > config.maxWriteBufferBytes + config.maxPacketSize) this.#pauseInput(INPUT_OUTPUT_FULL);
   };
 
   #pauseInput(reason: number): void {

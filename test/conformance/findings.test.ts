@@ -76,4 +76,62 @@ describe('MQTT 5.0 audit findings', { concurrency: true }, () => {
     const m = await again.expect('publish');
     assert.equal(m.payload.toString(), 'small');
   });
+
+  // F2
+  test('[MQTT-3.1.4-5] [MQTT-3.1.2-24] a CONNACK that would exceed the client Maximum Packet Size is shortened or the connection closed, never dropped silently', async (t) => {
+    const bench = await Bench.open(t);
+    const peer = bench.peer(5);
+    peer.send(peer.connectPacket({ clientId: 'b', properties: { maximumPacketSize: 8 } }));
+    await delay(200);
+    const answered = peer.bytes.length > 0 && peer.bytes.length <= 8;
+    assert.ok(answered || peer.closed, 'the client is neither answered nor let go');
+  });
+
+  // F3
+  test('[MQTT-3.8.4-1] [MQTT-3.1.2-24] a SUBACK that would exceed the client Maximum Packet Size does not leave the SUBSCRIBE unanswered on an open connection', async (t) => {
+    const bench = await Bench.open(t);
+    const peer = await bench.connected('a', 5, { properties: { maximumPacketSize: 16 } });
+    const before = peer.bytes.length;
+    peer.send({
+      type: 'subscribe',
+      packetId: 1,
+      subscriptions: Array.from({ length: 20 }, (_, i) => ({ topicFilter: `t/${i}`, qos: 0 as const })),
+    });
+    await delay(200);
+    const answered = peer.bytes.length > before;
+    assert.ok(answered || peer.closed, 'SUBSCRIBE neither answered nor the connection closed');
+    if (answered) assert.ok(peer.bytes.length - before <= 16);
+  });
+
+  // F3
+  test('[MQTT-3.10.4-4] [MQTT-3.1.2-24] an UNSUBACK that would exceed the client Maximum Packet Size does not leave the UNSUBSCRIBE unanswered on an open connection', async (t) => {
+    const bench = await Bench.open(t);
+    const peer = await bench.connected('a', 5, { properties: { maximumPacketSize: 16 } });
+    const before = peer.bytes.length;
+    peer.send({ type: 'unsubscribe', packetId: 1, topicFilters: Array.from({ length: 20 }, (_, i) => `t/${i}`) });
+    await delay(200);
+    const answered = peer.bytes.length > before;
+    assert.ok(answered || peer.closed, 'UNSUBSCRIBE neither answered nor the connection closed');
+    if (answered) assert.ok(peer.bytes.length - before <= 16);
+  });
+
+  // F4
+  test('4.12.1 an AUTH 0x18 after CONNACK with no re-authentication in progress is a Protocol Error: DISCONNECT 0x82', async (t) => {
+    const hooks: BrokerHooks = {
+      onAuth: (event): AuthResult | undefined => {
+        if (event.step === 'connect' || event.step === 'reauthenticate')
+          return { action: 'continue', data: Buffer.from('n') };
+        return event.data?.toString() === 'right' ? { action: 'success' } : { action: 'fail' };
+      },
+    };
+    const bench = await Bench.open(t, { hooks });
+    const peer = bench.peer(5);
+    peer.send(peer.connectPacket({ clientId: 'a', properties: { authenticationMethod: 'M' } }));
+    await peer.expect('auth');
+    const answer = { authenticationMethod: 'M', authenticationData: Buffer.from('right') };
+    peer.send({ type: 'auth', reasonCode: ReasonCode.ContinueAuthentication, properties: answer });
+    assert.equal((await peer.expect('connack')).reasonCode, 0);
+    peer.send({ type: 'auth', reasonCode: ReasonCode.ContinueAuthentication, properties: answer });
+    await peer.expectDisconnect(ReasonCode.ProtocolError);
+  });
 });

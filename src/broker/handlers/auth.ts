@@ -23,12 +23,17 @@ export function handleAuth(connection: Connection, packet: AuthPacket): void {
     connection.runAuth({ client, method, data: packet.properties?.authenticationData, step: 'continue' });
     return;
   }
-  if (reasonCode !== ReasonCode.ReAuthenticate && reasonCode !== ReasonCode.ContinueAuthentication) {
+  if (reasonCode === ReasonCode.ReAuthenticate) connection.reauthenticating = true;
+  else if (reasonCode !== ReasonCode.ContinueAuthentication) {
     throw new MqttError(ReasonCode.ProtocolError, `unexpected AUTH reason code ${reasonCode}`);
+  } else if (!connection.reauthenticating) {
+    // Section 4.12.1: 0x18 answers a challenge; with no re-authentication in progress there was none.
+    throw new MqttError(ReasonCode.ProtocolError, 'AUTH 0x18 with no re-authentication in progress');
   }
   // Re-authentication (section 4.12.1): the connection keeps working meanwhile.
   connection.continueAuth = (result) => {
     if (connection.state !== 'connected') return;
+    if (!result || result.action !== 'continue') connection.reauthenticating = false;
     if (!result || result.action === 'fail') {
       connection.disconnect(result?.reasonCode ?? ReasonCode.NotAuthorized);
     } else if (result.action === 'continue') {

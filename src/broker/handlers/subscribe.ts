@@ -91,7 +91,12 @@ export function handleSubscribe(connection: Connection, packet: SubscribePacket)
   // A persistent session's SUBACK waits until its subscriptions are committed (they must survive a crash once
   // acknowledged); the retained messages follow the SUBACK.
   const suback = connection.encodeForClient({ type: 'suback', packetId: packet.packetId, reasonCodes });
-  if (suback) connection.sendAck(suback, session.persistent, false);
+  if (!suback) {
+    // [MQTT-3.8.4-1] a SUBACK is owed but does not fit the client's Maximum Packet Size [MQTT-3.1.2-24].
+    connection.disconnect(ReasonCode.PacketTooLarge, 'SUBACK exceeds the Maximum Packet Size');
+    return;
+  }
+  connection.sendAck(suback, session.persistent, false);
   if (retained.length > 0) {
     connection.afterAcks(() => {
       if (connection.session !== session) return;

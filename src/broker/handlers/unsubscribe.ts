@@ -25,5 +25,10 @@ export function handleUnsubscribe(connection: Connection, packet: UnsubscribePac
     reasonCodes: connection.version === 5 ? reasonCodes : [],
   });
   // Like SUBACK: acknowledged once the removal is committed for a persistent session.
-  if (unsuback) connection.sendAck(unsuback, session.persistent, false);
+  if (!unsuback) {
+    // [MQTT-3.10.4-4] an UNSUBACK is owed but does not fit the client's Maximum Packet Size [MQTT-3.1.2-24].
+    connection.disconnect(ReasonCode.PacketTooLarge, 'UNSUBACK exceeds the Maximum Packet Size');
+    return;
+  }
+  connection.sendAck(unsuback, session.persistent, false);
 }
