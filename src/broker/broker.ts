@@ -49,6 +49,14 @@ export class BrokerStats {
   bytesReceived = 0;
   bytesSent = 0;
   droppedMessages = 0;
+  /** SUBSCRIBE filters refused by maxSubscriptionsPerClient, maxTopicLength or maxTopicLevels. */
+  subscriptionsRefused = 0;
+  /** PUBLISH packets (and wills) refused by maxTopicLength or maxTopicLevels. */
+  publishesRefused = 0;
+  /** Times a connection's input was paused by maxPublishRate or maxBytesPerSecond. */
+  inputThrottled = 0;
+  /** Times a connection's input was paused because the client does not read what it is sent. */
+  inputBlocked = 0;
   readonly #broker: Broker;
 
   constructor(broker: Broker) {
@@ -75,6 +83,10 @@ export class BrokerStats {
       bytesReceived: this.bytesReceived,
       bytesSent: this.bytesSent,
       droppedMessages: this.droppedMessages,
+      subscriptionsRefused: this.subscriptionsRefused,
+      publishesRefused: this.publishesRefused,
+      inputThrottled: this.inputThrottled,
+      inputBlocked: this.inputBlocked,
       subscriptions: this.subscriptions,
       retained: this.retained,
       sessions: this.sessions,
@@ -398,6 +410,7 @@ export class Broker extends TypedEmitter<BrokerEvents> implements SessionHost {
     connection.state = 'connected';
     connection.clearConnectTimer();
     connection.decoder.maximumPacketSize = this.config.maxPacketSize;
+    connection.startThrottle();
 
     // [MQTT-3.2.0-1] CONNACK is the first packet the server sends; [MQTT-3.2.2-2] Session Present.
     connection.send({

@@ -19,6 +19,7 @@ import { handleSubscribe } from './handlers/subscribe.js';
 import { handleUnsubscribe } from './handlers/unsubscribe.js';
 import type { AuthEvent, AuthResult, HookClient } from './hooks.js';
 import type { KeepAliveTarget } from './keep-alive.js';
+import { InputThrottle } from './limits.js';
 import { formIndex, type Message } from './message.js';
 import type { Session } from './session.js';
 
@@ -91,6 +92,11 @@ export class Connection implements KeepAliveTarget {
   #committingQos1 = 0;
   /** Why reading is paused (bits: INPUT_OUTPUT_FULL, INPUT_THROTTLED); 0 = reading. */
   #inputPaused = 0;
+  /** maxPublishRate / maxBytesPerSecond bookkeeping, created after CONNACK when a limit is set. */
+  #throttle: InputThrottle | undefined;
+  #throttleTimer: NodeJS.Timeout | undefined;
+  /** PUBLISH packets decoded from the current chunk, for the rate limit. */
+  #publishesInChunk = 0;
   #connectTimer: NodeJS.Timeout | undefined;
   #closeTimer: NodeJS.Timeout | undefined;
 
@@ -412,6 +418,7 @@ export class Connection implements KeepAliveTarget {
         handleConnect(this, packet);
         break;
       case 'publish':
+        this.#publishesInChunk++;
         handlePublish(this, packet);
         break;
       case 'puback':
@@ -459,6 +466,29 @@ export class Connection implements KeepAliveTarget {
       return;
     }
     this.#afterInput();
+    const throttle = this.#throttle;
+    if (throttle !== undefined) {
+      const wait = throttle.take(broker.clock.now(), this.#publishesInChunk, chunk.length);
+      if (wait > 0 && this.state === 'connected' && (this.#inputPaused & INPUT_THROTTLED) === 0) {
+        broker.stats.inputThrottled++;
+        this.#pauseInput(INPUT_THROTTLED);
+        this.#throttleTimer = setTimeout(this.#onThrottleEnd, wait);
+      }
+    }
+    this.#publishesInChunk = 0;
+  };
+
+  /** Starts the message rate and bandwidth limits (after CONNACK: the CONNECT itself is bounded by its size). */
+  startThrottle(): void {
+    const config = this.broker.config;
+    if (config.maxPublishRate > 0 || config.maxBytesPerSecond > 0) {
+      this.#throttle = new InputThrottle(config.maxPublishRate, config.maxBytesPerSecond);
+    }
+  }
+
+  readonly #onThrottleEnd = (): void => {
+    this.#throttleTimer = undefined;
+    this.#resumeInput(INPUT_THROTTLED);
   };
 
   /** After a chunk: acknowledgements waiting for durability share one store commit. */
@@ -566,7 +596,13 @@ export class Connection implements KeepAliveTarget {
     // acknowledgements it keeps asking for cannot pile up here. Deliveries stop at maxWriteBufferBytes (canWrite),
     // so beyond that plus one packet the output is what the peer itself asked for.
     const config = this.broker.config;
-    if (stream.writableLength > config.maxWriteBufferBytes + config.maxPacketSize) this.#pauseInput(INPUT_OUTPUT_FULL);
+    if (
+      stream.writableLength > config.maxWriteBufferBytes + config.maxPacketSize &&
+      (this.#inputPaused & INPUT_OUTPUT_FULL) === 0
+    ) {
+      this.broker.stats.inputBlocked++;
+      this.#pauseInput(INPUT_OUTPUT_FULL);
+    }
   };
 
   #pauseInput(reason: number): void {
@@ -618,6 +654,8 @@ export class Connection implements KeepAliveTarget {
     const wasConnected = this.state === 'connected';
     this.state = 'closed';
     this.clearConnectTimer();
+    if (this.#throttleTimer) clearTimeout(this.#throttleTimer);
+    this.#throttleTimer = undefined;
     if (this.keepAliveLimitMs !== 0) this.broker.keepAlive.delete(this);
     this.#acks = [];
     this.#acksQos1 = [];

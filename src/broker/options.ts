@@ -50,6 +50,23 @@ export interface BrokerOptions {
   maxQueuedMessages?: number;
   /** Bytes a session may hold in messages queued and in flight together. Default 64 MiB. */
   maxQueuedBytes?: number;
+  /**
+   * PUBLISH packets per second a client may send; beyond it the broker stops reading its socket until the rate
+   * allows (TCP pushes back on the publisher, nothing is lost). A burst of one second's worth passes. 0 = no
+   * limit (default).
+   */
+  maxPublishRate?: number;
+  /** Bytes per second a client may send; beyond it reading pauses the same way. 0 = no limit (default). */
+  maxBytesPerSecond?: number;
+  /** Subscriptions a session may hold; more get SUBACK 0x97 Quota exceeded (3.1.1: 0x80). Default 10,000. */
+  maxSubscriptionsPerClient?: number;
+  /**
+   * Characters in a topic name or filter. Longer: PUBLISH QoS 1/2 gets PUBACK/PUBREC 0x90, QoS 0 DISCONNECT 0x90
+   * (3.1.1: the connection is closed), a filter SUBACK 0x8F (3.1.1: 0x80), a will CONNACK 0x90. Default 65535.
+   */
+  maxTopicLength?: number;
+  /** Levels in a topic name or filter, refused like maxTopicLength. Default 128. */
+  maxTopicLevels?: number;
   /** Queue QoS 0 messages for offline persistent sessions. Default false. */
   queueQos0Offline?: boolean;
   /** Cap on the Session Expiry Interval a client may ask for, seconds. Default 0xFFFFFFFF (none). */
@@ -86,6 +103,11 @@ export interface BrokerConfig {
   maxQueuedMessages: number;
   maxQueuedBytes: number;
   queueQos0Offline: boolean;
+  maxPublishRate: number;
+  maxBytesPerSecond: number;
+  maxSubscriptionsPerClient: number;
+  maxTopicLength: number;
+  maxTopicLevels: number;
   maxSessionExpiryInterval: number;
   retainAvailable: boolean;
   wildcardSubscriptionAvailable: boolean;
@@ -131,6 +153,11 @@ export function resolveConfig(options: BrokerOptions): BrokerConfig {
     maxQueuedMessages: options.maxQueuedMessages ?? 1000,
     maxQueuedBytes: options.maxQueuedBytes ?? 64 * 1024 * 1024,
     queueQos0Offline: options.queueQos0Offline ?? false,
+    maxPublishRate: options.maxPublishRate ?? 0,
+    maxBytesPerSecond: options.maxBytesPerSecond ?? 0,
+    maxSubscriptionsPerClient: options.maxSubscriptionsPerClient ?? 10_000,
+    maxTopicLength: options.maxTopicLength ?? 65535,
+    maxTopicLevels: options.maxTopicLevels ?? 128,
     maxSessionExpiryInterval: options.maxSessionExpiryInterval ?? NEVER,
     retainAvailable: options.retainAvailable ?? true,
     wildcardSubscriptionAvailable: options.wildcardSubscriptionAvailable ?? true,

@@ -6,6 +6,7 @@ import type { StoredWill } from '../../store/types.js';
 import { isValidTopicName } from '../../topics/index.js';
 import type { Connection } from '../connection.js';
 import type { AuthResult } from '../hooks.js';
+import { exceedsTopicLimits } from '../limits.js';
 
 const NEVER = 0xffffffff;
 
@@ -55,6 +56,11 @@ export function handleConnect(connection: Connection, packet: ConnectPacket): vo
   if (packet.will) {
     const will = packet.will;
     if (!isValidTopicName(will.topic)) {
+      connection.refuse(ReasonCode.TopicNameInvalid);
+      return;
+    }
+    if (exceedsTopicLimits(will.topic, config.maxTopicLength, config.maxTopicLevels)) {
+      broker.stats.publishesRefused++;
       connection.refuse(ReasonCode.TopicNameInvalid);
       return;
     }

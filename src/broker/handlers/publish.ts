@@ -3,6 +3,7 @@ import { MqttError } from '../../protocol/errors.js';
 import type { PublishPacket } from '../../protocol/packets.js';
 import { ReasonCode } from '../../protocol/reason-codes.js';
 import type { Connection } from '../connection.js';
+import { exceedsTopicLimits } from '../limits.js';
 import { createMessage, forwardedProperties } from '../message.js';
 
 /** PUBLISH from a client (section 3.3): alias resolution, limits, authorization, routing, PUBACK/PUBREC. */
@@ -61,7 +62,16 @@ export function handlePublish(connection: Connection, packet: PublishPacket): vo
 
   let refusal = 0;
   let reasonString: string | undefined;
-  if (topic.charCodeAt(0) === 0x24 && (topic.startsWith('$SYS/') || topic === '$SYS')) {
+  if (exceedsTopicLimits(topic, config.maxTopicLength, config.maxTopicLevels)) {
+    // Longer or deeper than the broker accepts (issue #5): 5.0 says so in the PUBACK/PUBREC, or with DISCONNECT
+    // 0x90 for QoS 0, which has no acknowledgement; 3.1.1 cannot say no, so the connection is closed.
+    broker.stats.publishesRefused++;
+    if (!v5 || qos === 0) {
+      throw new MqttError(ReasonCode.TopicNameInvalid, 'topic name exceeds maxTopicLength or maxTopicLevels');
+    }
+    refusal = ReasonCode.TopicNameInvalid;
+    reasonString = 'topic name longer or deeper than the server accepts';
+  } else if (topic.charCodeAt(0) === 0x24 && (topic.startsWith('$SYS/') || topic === '$SYS')) {
     // Clients cannot publish to $SYS: the broker owns that tree.
     refusal = ReasonCode.NotAuthorized;
     reasonString = 'the $SYS topics are published by the broker only';

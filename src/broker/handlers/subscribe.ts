@@ -3,6 +3,7 @@ import type { QoS, SubscribePacket } from '../../protocol/packets.js';
 import { ReasonCode } from '../../protocol/reason-codes.js';
 import { isValidTopicFilter, parseSharedFilter } from '../../topics/index.js';
 import type { Connection } from '../connection.js';
+import { exceedsTopicLimits } from '../limits.js';
 import { fromSubscription, type SessionSubscription } from '../session.js';
 
 /**
@@ -41,6 +42,17 @@ export function handleSubscribe(connection: Connection, packet: SubscribePacket)
       }
     } catch {
       reasonCodes.push(failure || ReasonCode.TopicFilterInvalid);
+      continue;
+    }
+    if (exceedsTopicLimits(filter, config.maxTopicLength, config.maxTopicLevels)) {
+      // Longer or deeper than the broker accepts (issue #5): refused like an invalid filter.
+      broker.stats.subscriptionsRefused++;
+      reasonCodes.push(failure || ReasonCode.TopicFilterInvalid);
+      continue;
+    }
+    if (!session.subscriptions.has(topicFilter) && session.subscriptions.size >= config.maxSubscriptionsPerClient) {
+      broker.stats.subscriptionsRefused++;
+      reasonCodes.push(failure || ReasonCode.QuotaExceeded);
       continue;
     }
     if (group !== undefined && !config.sharedSubscriptionAvailable) {
