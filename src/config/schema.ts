@@ -96,8 +96,10 @@ export const configSchema = z
       limits: z
         .strictObject(
           {
-            /** Unset: the protocol's own limit (268435455), not announced in CONNACK. */
-            maxPacketSize: count(16, 268_435_455).optional(),
+            /** Largest packet a client may send, announced in CONNACK. */
+            maxPacketSize: count(16, 268_435_455).default(4 * 1024 * 1024),
+            /** Largest CONNECT, the only packet read before the client is authenticated. */
+            maxConnectPacketSize: count(16, 268_435_455).default(64 * 1024),
             maxKeepAlive: count(0, 65535).default(65535),
             connectTimeoutMs: count(100, 3_600_000).default(10_000),
             receiveMaximum: count(1, 65535).default(65535),
@@ -106,6 +108,15 @@ export const configSchema = z
             maxQueuedMessages: count(0, 100_000_000).default(1000),
             maxQueuedBytes: count(0, Number.MAX_SAFE_INTEGER).default(64 * 1024 * 1024),
             queueQos0Offline: bool().default(false),
+            /** PUBLISH packets per second per client; beyond, its socket is not read until the rate allows. 0: none. */
+            maxPublishRate: count(0, 1_000_000_000).default(0),
+            /** Bytes per second per client; beyond, its socket is not read until the rate allows. 0: none. */
+            maxBytesPerSecond: count(0, Number.MAX_SAFE_INTEGER).default(0),
+            /** Subscriptions per session; beyond, SUBACK 0x97 (3.1.1: 0x80). */
+            maxSubscriptionsPerClient: count(1, 1_000_000_000).default(10_000),
+            /** Characters and levels of a topic name or filter; beyond, 0x90 / 0x8F (3.1.1: closed / 0x80). */
+            maxTopicLength: count(1, 65535).default(65535),
+            maxTopicLevels: count(1, 65535).default(128),
             maxSessionExpiryInterval: count(0, UINT32).default(UINT32),
             maximumQoS: z.union([z.literal(0), z.literal(1), z.literal(2)], { error: 'expected 0, 1 or 2' }).default(2),
             retainAvailable: bool().default(true),
