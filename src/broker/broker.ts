@@ -642,7 +642,7 @@ export class Broker extends TypedEmitter<BrokerEvents> implements SessionHost {
           continue;
         }
         const entry: SessionSubscription = { ...subscription, filter, group };
-        session.subscriptions.set(subscription.topicFilter, entry);
+        session.setSubscription(entry);
         this.subscriptions.add(session, entry);
       }
       session.restore(await store.getInflight(record.clientId), await store.getIncomingQos2(record.clientId));

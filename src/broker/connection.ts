@@ -26,6 +26,9 @@ import type { Session } from './session.js';
 export type ConnectionState = 'awaitConnect' | 'authenticating' | 'connected' | 'closed';
 
 const NO_LIMIT = 268_435_460;
+/** The stream property that leads the shared stream listeners to their connection. */
+const CONNECTION = Symbol('starling.connection');
+type Carrier = Duplex & { [CONNECTION]?: Connection };
 /** Input paused because the connection's own output is not draining. */
 const INPUT_OUTPUT_FULL = 1;
 /** Input paused by the message rate or bandwidth limit. */
@@ -82,12 +85,15 @@ export class Connection implements KeepAliveTarget {
   /** Inbound QoS 1 messages whose PUBACK awaits a store commit (they count toward our Receive Maximum). */
   inboundQos1 = 0;
 
-  #out: Buffer[] = [];
+  // Created on first use and dropped when empty: an idle connection holds no arrays (issue #7).
+  #out: Buffer[] | undefined;
   #outBytes = 0;
   #flushScheduled = false;
   /** Acknowledgements (bytes) and follow-ups (functions) waiting for a store commit, in order. */
-  #acks: (Buffer | (() => void))[] = [];
-  #acksQos1: number[] = [];
+  #acks: (Buffer | (() => void))[] | undefined;
+  #acksQos1: number[] | undefined;
+  #onCommittedFn: (() => void) | undefined;
+  #onCommitFailedFn: ((error: unknown) => void) | undefined;
   #committing: (Buffer | (() => void))[] | undefined;
   #committingQos1 = 0;
   /** Why reading is paused (bits: INPUT_OUTPUT_FULL, INPUT_THROTTLED); 0 = reading. */
@@ -109,15 +115,17 @@ export class Connection implements KeepAliveTarget {
     this.decoder = new Decoder(this.#dispatch, {
       maximumPacketSize: Math.min(config.maxPacketSize, config.maxConnectPacketSize),
     });
-    stream.on('data', this.#onData);
-    stream.on('end', this.#onEnd);
-    stream.on('error', this.#onError);
-    stream.on('close', this.#onClose);
-    stream.on('drain', this.#onDrain);
+    // One set of listener functions for every connection, finding theirs on the stream: no closures per connection.
+    (stream as Carrier)[CONNECTION] = this;
+    stream.on('data', Connection.#onStreamData);
+    stream.on('end', Connection.#onStreamEnd);
+    stream.on('error', Connection.#onStreamError);
+    stream.on('close', Connection.#onStreamClose);
+    stream.on('drain', Connection.#onStreamDrain);
     // Writes are already batched per tick: Nagle's algorithm would only add latency.
     (stream as Duplex & { setNoDelay?: (noDelay: boolean) => void }).setNoDelay?.(true);
     // A connection that sends no CONNECT in time is closed (MQTT 3.1.4 non-normative, Mosquitto and EMQX do it).
-    this.#connectTimer = setTimeout(this.#onConnectTimeout, broker.config.connectTimeoutMs);
+    this.#connectTimer = setTimeout(Connection.#onConnectTimeout, broker.config.connectTimeoutMs, this);
     this.#connectTimer.unref?.();
   }
 
@@ -138,11 +146,12 @@ export class Connection implements KeepAliveTarget {
 
   /** Queues a packet's bytes; everything queued in one tick is written together. */
   sendBytes(bytes: Buffer): void {
-    this.#out.push(bytes);
+    if (this.#out === undefined) this.#out = [bytes];
+    else this.#out.push(bytes);
     this.#outBytes += bytes.length;
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
-      queueMicrotask(this.#flush);
+      process.nextTick(Connection.#flushTick, this);
     }
   }
 
@@ -167,25 +176,33 @@ export class Connection implements KeepAliveTarget {
 
   /** A PUBACK/PUBREC that may have to wait for the store to commit the message it acknowledges. */
   sendAck(bytes: Buffer, needsCommit: boolean, qos1: boolean): void {
-    if (!needsCommit && this.#acks.length === 0 && this.#committing === undefined) {
+    if (!needsCommit && this.#acks === undefined && this.#committing === undefined) {
       this.sendBytes(bytes);
       return;
     }
-    this.#acks.push(bytes);
+    const acks = this.#acks ?? [];
+    const acksQos1 = this.#acksQos1 ?? [];
+    this.#acks = acks;
+    this.#acksQos1 = acksQos1;
+    acks.push(bytes);
     if (qos1) {
       this.inboundQos1++;
-      this.#acksQos1.push(1);
-    } else this.#acksQos1.push(0);
+      acksQos1.push(1);
+    } else acksQos1.push(0);
   }
 
   /** Runs `action` once the acknowledgements queued before it are sent (at once when none wait). */
   afterAcks(action: () => void): void {
-    if (this.#acks.length === 0 && this.#committing === undefined) {
+    if (this.#acks === undefined && this.#committing === undefined) {
       action();
       return;
     }
-    this.#acks.push(action);
-    this.#acksQos1.push(0);
+    const acks = this.#acks ?? [];
+    const acksQos1 = this.#acksQos1 ?? [];
+    this.#acks = acks;
+    this.#acksQos1 = acksQos1;
+    acks.push(action);
+    acksQos1.push(0);
   }
 
   /**
@@ -454,7 +471,40 @@ export class Connection implements KeepAliveTarget {
     }
   }
 
-  readonly #onData = (chunk: Buffer): void => {
+  static #onStreamData(this: Carrier, chunk: Buffer): void {
+    // biome-ignore lint/complexity/noThisInStatic: EventEmitter calls its listeners with the stream as `this`.
+    const connection = this[CONNECTION];
+    if (connection) connection.#onData(chunk);
+  }
+
+  static #onStreamEnd(this: Carrier): void {
+    // biome-ignore lint/complexity/noThisInStatic: EventEmitter calls its listeners with the stream as `this`.
+    this[CONNECTION]?.end(undefined);
+  }
+
+  static #onStreamError(this: Carrier, error: Error): void {
+    // biome-ignore lint/complexity/noThisInStatic: EventEmitter calls its listeners with the stream as `this`.
+    const connection = this[CONNECTION];
+    if (connection) connection.#onError(error);
+  }
+
+  static #onStreamClose(this: Carrier): void {
+    // biome-ignore lint/complexity/noThisInStatic: EventEmitter calls its listeners with the stream as `this`.
+    const connection = this[CONNECTION];
+    if (connection) connection.#onClose();
+  }
+
+  static #onStreamDrain(this: Carrier): void {
+    // biome-ignore lint/complexity/noThisInStatic: EventEmitter calls its listeners with the stream as `this`.
+    const connection = this[CONNECTION];
+    if (connection) connection.#onDrain();
+  }
+
+  static #flushTick(connection: Connection): void {
+    connection.#flush();
+  }
+
+  #onData(chunk: Buffer): void {
     if (this.state === 'closed') return;
     const broker = this.broker;
     broker.stats.bytesReceived += chunk.length;
@@ -472,11 +522,11 @@ export class Connection implements KeepAliveTarget {
       if (wait > 0 && this.state === 'connected' && (this.#inputPaused & INPUT_THROTTLED) === 0) {
         broker.stats.inputThrottled++;
         this.#pauseInput(INPUT_THROTTLED);
-        this.#throttleTimer = setTimeout(this.#onThrottleEnd, wait);
+        this.#throttleTimer = setTimeout(Connection.#onThrottleEnd, wait, this);
       }
     }
     this.#publishesInChunk = 0;
-  };
+  }
 
   /** Starts the message rate and bandwidth limits (after CONNACK: the CONNECT itself is bounded by its size). */
   startThrottle(): void {
@@ -486,23 +536,29 @@ export class Connection implements KeepAliveTarget {
     }
   }
 
-  readonly #onThrottleEnd = (): void => {
-    this.#throttleTimer = undefined;
-    this.#resumeInput(INPUT_THROTTLED);
-  };
+  static #onThrottleEnd(connection: Connection): void {
+    connection.#throttleTimer = undefined;
+    connection.#resumeInput(INPUT_THROTTLED);
+  }
 
   /** After a chunk: acknowledgements waiting for durability share one store commit. */
   #afterInput(): void {
-    if (this.#acks.length === 0 || this.#committing !== undefined || this.state === 'closed') return;
-    this.#committing = this.#acks;
+    const acks = this.#acks;
+    if (acks === undefined || this.#committing !== undefined || this.state === 'closed') return;
+    this.#committing = acks;
     this.#committingQos1 = 0;
-    for (const q of this.#acksQos1) this.#committingQos1 += q;
-    this.#acks = [];
-    this.#acksQos1 = [];
-    this.broker.store.commit().then(this.#onCommitted, this.#onCommitFailed);
+    for (const q of this.#acksQos1 ?? []) this.#committingQos1 += q;
+    this.#acks = undefined;
+    this.#acksQos1 = undefined;
+    if (!this.#onCommittedFn) {
+      // Made once, by connections that wait for commits (persistent sessions, QoS 1/2 publishers).
+      this.#onCommittedFn = () => this.#onCommitted();
+      this.#onCommitFailedFn = (error: unknown) => this.#onCommitFailed(error);
+    }
+    this.broker.store.commit().then(this.#onCommittedFn, this.#onCommitFailedFn);
   }
 
-  readonly #onCommitted = (): void => {
+  #onCommitted(): void {
     const acks = this.#committing;
     this.#committing = undefined;
     this.inboundQos1 -= this.#committingQos1;
@@ -517,14 +573,14 @@ export class Connection implements KeepAliveTarget {
     } catch (error) {
       this.#fail(error);
     }
-  };
+  }
 
-  readonly #onCommitFailed = (error: unknown): void => {
+  #onCommitFailed(error: unknown): void {
     this.#committing = undefined;
     this.broker.logger.error({ err: error, clientId: this.clientId }, 'store commit failed; closing the connection');
     this.broker.reportError(error);
     this.disconnect(ReasonCode.UnspecifiedError);
-  };
+  }
 
   #fail(error: unknown): void {
     if (this.state === 'closed') return;
@@ -558,12 +614,12 @@ export class Connection implements KeepAliveTarget {
     else this.end(ReasonCode.ImplementationSpecificError);
   }
 
-  readonly #flush = (): void => {
+  #flush(): void {
     this.#flushScheduled = false;
     const out = this.#out;
-    if (out.length === 0) return;
+    if (out === undefined) return;
     const bytes = this.#outBytes;
-    this.#out = [];
+    this.#out = undefined;
     this.#outBytes = 0;
     const stream = this.stream;
     if (stream.destroyed || stream.writableEnded) return;
@@ -603,7 +659,7 @@ export class Connection implements KeepAliveTarget {
       this.broker.stats.inputBlocked++;
       this.#pauseInput(INPUT_OUTPUT_FULL);
     }
-  };
+  }
 
   #pauseInput(reason: number): void {
     if (this.#inputPaused === 0) this.stream.pause();
@@ -616,38 +672,37 @@ export class Connection implements KeepAliveTarget {
     if (this.#inputPaused === 0 && this.state !== 'closed') this.stream.resume();
   }
 
-  readonly #onDrain = (): void => {
+  #onDrain(): void {
     this.#resumeInput(INPUT_OUTPUT_FULL);
     try {
       this.session?.pump();
     } catch (error) {
       this.#fail(error);
     }
-  };
+  }
 
-  readonly #onConnectTimeout = (): void => {
-    this.#connectTimer = undefined;
-    if (this.state !== 'awaitConnect' && this.state !== 'authenticating') return;
-    this.broker.logger.info({ remoteAddress: this.meta.remoteAddress }, 'closing connection: no CONNECT in time');
-    this.end(ReasonCode.MaximumConnectTime);
-    this.stream.destroy();
-  };
+  static #onConnectTimeout(connection: Connection): void {
+    connection.#connectTimer = undefined;
+    if (connection.state !== 'awaitConnect' && connection.state !== 'authenticating') return;
+    connection.broker.logger.info(
+      { remoteAddress: connection.meta.remoteAddress },
+      'closing connection: no CONNECT in time',
+    );
+    connection.end(ReasonCode.MaximumConnectTime);
+    connection.stream.destroy();
+  }
 
-  readonly #onEnd = (): void => {
-    this.end(undefined);
-  };
-
-  readonly #onError = (error: Error): void => {
+  #onError(error: Error): void {
     this.broker.logger.debug({ err: error, clientId: this.clientId }, 'connection error');
     this.#teardown(undefined);
     this.stream.destroy();
-  };
+  }
 
-  readonly #onClose = (): void => {
+  #onClose(): void {
     this.#teardown(undefined);
     if (this.#closeTimer) clearTimeout(this.#closeTimer);
     this.#closeTimer = undefined;
-  };
+  }
 
   #teardown(reasonCode: number | undefined): void {
     if (this.state === 'closed') return;
@@ -657,8 +712,8 @@ export class Connection implements KeepAliveTarget {
     if (this.#throttleTimer) clearTimeout(this.#throttleTimer);
     this.#throttleTimer = undefined;
     if (this.keepAliveLimitMs !== 0) this.broker.keepAlive.delete(this);
-    this.#acks = [];
-    this.#acksQos1 = [];
+    this.#acks = undefined;
+    this.#acksQos1 = undefined;
     this.broker.connectionClosed(this, wasConnected, reasonCode);
   }
 }

@@ -33,6 +33,10 @@ export interface InflightEntry {
   group: SharedGroup | undefined;
 }
 
+/** What a session without subscriptions or messages in flight shows: never written to. */
+const NONE: ReadonlyMap<never, never> = new Map<never, never>();
+const NO_IDS: ReadonlySet<never> = new Set<never>();
+
 /** A message waiting for the session's client (offline, socket full, or Receive Maximum reached). */
 export interface QueueEntry {
   seq: number;
@@ -79,10 +83,11 @@ export class Session {
   expiresAt: number | undefined;
   expiryTimer: NodeJS.Timeout | undefined;
   connection: Connection | undefined;
-  readonly subscriptions = new Map<string, SessionSubscription>();
-  readonly inflight = new Map<number, InflightEntry>();
+  // The collections are created on first use: an idle connection's session holds none of them (issue #7).
+  #subscriptions: Map<string, SessionSubscription> | undefined;
+  #inflight: Map<number, InflightEntry> | undefined;
   /** Inbound QoS 2 packet ids PUBREC'd and awaiting PUBREL: a repeat is acknowledged, not routed again. */
-  readonly incomingQos2 = new Set<number>();
+  #incomingQos2: Set<number> | undefined;
   /** A will waiting for its delay after the connection ended. */
   pendingWill: StoredWill | undefined;
   willTimer: NodeJS.Timeout | undefined;
@@ -128,6 +133,42 @@ export class Session {
     // Queue positions grow with time so that a session restored after a restart continues after what the store
     // holds without reading it (good for up to 1,000 messages per millisecond over the session's life).
     this.#nextSeq = Math.floor(host.now()) * 1000 + 1;
+  }
+
+  /** Subscriptions by topic filter (read-only view; change them with addSubscription / removeSubscription). */
+  get subscriptions(): ReadonlyMap<string, SessionSubscription> {
+    return this.#subscriptions ?? NONE;
+  }
+
+  /** The outbound in-flight window by packet identifier. */
+  get inflight(): ReadonlyMap<number, InflightEntry> {
+    return this.#inflight ?? NONE;
+  }
+
+  /** Inbound QoS 2 packet ids PUBREC'd and awaiting PUBREL: a repeat is acknowledged, not routed again. */
+  get incomingQos2(): ReadonlySet<number> {
+    return this.#incomingQos2 ?? NO_IDS;
+  }
+
+  addIncomingQos2(packetId: number): void {
+    if (!this.#incomingQos2) this.#incomingQos2 = new Set();
+    this.#incomingQos2.add(packetId);
+  }
+
+  /** False when the id was not awaiting PUBREL. */
+  deleteIncomingQos2(packetId: number): boolean {
+    return this.#incomingQos2?.delete(packetId) ?? false;
+  }
+
+  /** Records a subscription without writing it to the store (a session restored from the store). */
+  setSubscription(subscription: SessionSubscription): void {
+    if (!this.#subscriptions) this.#subscriptions = new Map();
+    this.#subscriptions.set(subscription.topicFilter, subscription);
+  }
+
+  #inflightMap(): Map<number, InflightEntry> {
+    if (!this.#inflight) this.#inflight = new Map();
+    return this.#inflight;
   }
 
   /** True while the queue restored at start is still in the store (see loadQueue). */
@@ -298,7 +339,7 @@ export class Session {
     }
     if (!connection.ready) return false;
     // [MQTT-3.1.2-25] too large for the new Maximum Packet Size: discarded, and the flow ends as if delivered.
-    this.inflight.delete(entry.packetId);
+    this.#inflight?.delete(entry.packetId);
     this.#inflightBytes -= messageBytes(message);
     if (this.persistent) this.#host.store.deleteInflight(this.clientId, entry.packetId);
     return false;
@@ -404,7 +445,7 @@ export class Session {
       if (entry.group && entry.message && entry.qos === 1 && movable(entry.group)) {
         out.push({ message: entry.message, group: entry.group });
         this.#inflightBytes -= messageBytes(entry.message);
-        this.inflight.delete(entry.packetId);
+        this.#inflight?.delete(entry.packetId);
         if (this.persistent) this.#host.store.deleteInflight(this.clientId, entry.packetId);
       }
     }
@@ -428,10 +469,10 @@ export class Session {
 
   /** Drops everything queued or in flight (session discarded). */
   clearMessages(): void {
-    this.inflight.clear();
+    this.#inflight = undefined;
     this.#inflightBytes = 0;
     this.detach();
-    this.incomingQos2.clear();
+    this.#incomingQos2 = undefined;
     this.#queue = [];
     this.#queueHead = 0;
     this.#queuedBytes = 0;
@@ -439,7 +480,7 @@ export class Session {
 
   addSubscription(subscription: SessionSubscription): SessionSubscription | undefined {
     const previous = this.subscriptions.get(subscription.topicFilter);
-    this.subscriptions.set(subscription.topicFilter, subscription);
+    this.setSubscription(subscription);
     if (this.persistent) this.#host.store.putSubscription(this.clientId, toRecord(subscription));
     return previous;
   }
@@ -447,7 +488,7 @@ export class Session {
   removeSubscription(topicFilter: string): SessionSubscription | undefined {
     const previous = this.subscriptions.get(topicFilter);
     if (!previous) return undefined;
-    this.subscriptions.delete(topicFilter);
+    this.#subscriptions?.delete(topicFilter);
     if (this.persistent) this.#host.store.deleteSubscription(this.clientId, topicFilter);
     return previous;
   }
@@ -493,11 +534,11 @@ export class Session {
         subscriptionIdentifiers: record.subscriptionIdentifiers,
         group: undefined,
       };
-      this.inflight.set(record.packetId, entry);
+      this.#inflightMap().set(record.packetId, entry);
       if (entry.message) this.#inflightBytes += messageBytes(entry.message);
       if (record.seq >= this.#nextInflightSeq) this.#nextInflightSeq = record.seq + 1;
     }
-    for (const id of incomingQos2) this.incomingQos2.add(id);
+    for (const id of incomingQos2) this.addIncomingQos2(id);
   }
 
   /**
@@ -599,7 +640,7 @@ export class Session {
       subscriptionIdentifiers,
       group,
     };
-    this.inflight.set(packetId, entry);
+    this.#inflightMap().set(packetId, entry);
     this.#inflightBytes += messageBytes(message);
     let wrote = false;
     if (this.persistent) {
@@ -611,7 +652,7 @@ export class Session {
     }
     if (!connection.sendPublish(message, qos, retain, subscriptionIdentifiers, packetId, false)) {
       // [MQTT-3.1.2-25] too large for the client: behave as if delivered.
-      this.inflight.delete(packetId);
+      this.#inflight?.delete(packetId);
       this.#inflightBytes -= messageBytes(message);
       if (this.persistent) this.#host.store.deleteInflight(this.clientId, packetId);
     }
@@ -644,7 +685,7 @@ export class Session {
   }
 
   #release(entry: InflightEntry): void {
-    this.inflight.delete(entry.packetId);
+    this.#inflight?.delete(entry.packetId);
     if (entry.message) this.#inflightBytes -= messageBytes(entry.message);
     if (this.persistent) this.#host.store.deleteInflight(this.clientId, entry.packetId);
     if (this.#queueHead < this.#queue.length || this.#retained || this.#resendPending) this.pump();

@@ -33,7 +33,7 @@ export function handleAuth(connection: Connection, packet: AuthPacket): void {
   // Re-authentication (section 4.12.1): the connection keeps working meanwhile.
   connection.continueAuth = (result) => {
     if (connection.state !== 'connected') return;
-    if (!result || result.action !== 'continue') connection.reauthenticating = false;
+    if (result?.action !== 'continue') connection.reauthenticating = false;
     if (!result || result.action === 'fail') {
       connection.disconnect(result?.reasonCode ?? ReasonCode.NotAuthorized);
     } else if (result.action === 'continue') {

@@ -123,7 +123,7 @@ export function handlePublish(connection: Connection, packet: PublishPacket): vo
     if (!v5) {
       // [MQTT-3.3.5-2] 3.1.1 cannot say no: acknowledge as usual and drop the message.
       connection.sendAck(ackBytes(qos === 1 ? 0x40 : 0x50, packetId), false, false);
-      if (qos === 2) session.incomingQos2.add(packetId);
+      if (qos === 2) session.addIncomingQos2(packetId);
       return;
     }
     const ack = { packetId, reasonCode: refusal, properties: connection.problemProperties(reasonString) };
@@ -147,7 +147,7 @@ export function handlePublish(connection: Connection, packet: PublishPacket): vo
 
   if (qos === 0) return;
   if (qos === 2) {
-    session.incomingQos2.add(packetId);
+    session.addIncomingQos2(packetId);
     if (session.persistent) {
       broker.store.putIncomingQos2(session.clientId, packetId);
       result.persisted = true;

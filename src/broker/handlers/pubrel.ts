@@ -8,7 +8,7 @@ export function handlePubrel(connection: Connection, packet: PubrelPacket): void
   const session = connection.session;
   if (!session) return;
   const id = packet.packetId;
-  if (session.incomingQos2.delete(id)) {
+  if (session.deleteIncomingQos2(id)) {
     if (session.persistent) connection.broker.store.deleteIncomingQos2(session.clientId, id);
     // PUBCOMP frees the identifier for a new message, so it waits until forgetting it is committed: a crash in
     // between would otherwise take that new message for a repeat and drop it.
