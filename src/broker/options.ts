@@ -43,12 +43,15 @@ export interface BrokerOptions {
   /**
    * Outbound in-flight cap per session, whatever the client's Receive Maximum. Default 65535: a burst to a fast
    * subscriber is not dropped; what a client that never acknowledges can pin is bounded by maxQueuedBytes, which
-   * counts the in-flight messages' bytes with the queue's.
+   * also bounds the bytes of the in-flight window.
    */
   maxInflight?: number;
   /** Queued messages per session. Default 1000. */
   maxQueuedMessages?: number;
-  /** Bytes a session may hold in messages queued and in flight together. Default 64 MiB. */
+  /**
+   * Bytes of the messages a session queues, and separately of those it has in flight (beyond, they wait in the
+   * queue). Default 64 MiB.
+   */
   maxQueuedBytes?: number;
   /**
    * PUBLISH packets per second a client may send; beyond it the broker stops reading its socket until the rate

@@ -98,7 +98,7 @@ export class Session {
   #queue: QueueEntry[] = [];
   #queueHead = 0;
   #queuedBytes = 0;
-  /** Bytes of the messages in the in-flight window: they count in maxQueuedBytes with the queue's. */
+  /** Bytes of the messages in the in-flight window, bounded by maxQueuedBytes like the queue's. */
   #inflightBytes = 0;
   #nextPacketId = 1;
   #nextSeq: number;
@@ -232,8 +232,7 @@ export class Session {
       this.#retained === undefined &&
       this.inflight.size < connection.clientReceiveMaximum &&
       connection.canWrite() &&
-      (this.#inflightBytes === 0 ||
-        this.#inflightBytes + this.#queuedBytes + messageBytes(message) <= this.#host.limits.maxQueuedBytes)
+      this.#inflightRoom(message)
     ) {
       return this.#sendNew(connection, message, qos, retain, subscriptionIdentifiers, group);
     }
@@ -253,7 +252,12 @@ export class Session {
     const now = this.#host.now();
     while (this.#queueHead < this.#queue.length) {
       const entry = this.#queue[this.#queueHead];
-      if (entry.qos > 0 && this.inflight.size >= connection.clientReceiveMaximum) break;
+      if (
+        entry.qos > 0 &&
+        (this.inflight.size >= connection.clientReceiveMaximum || !this.#inflightRoom(entry.message))
+      ) {
+        break;
+      }
       if (!connection.canWrite()) break;
       this.#queue[this.#queueHead] = undefined as unknown as QueueEntry;
       this.#queueHead++;
@@ -668,10 +672,7 @@ export class Session {
   ): boolean {
     const limits = this.#host.limits;
     const bytes = messageBytes(message);
-    if (
-      this.queueLength >= limits.maxQueuedMessages ||
-      this.#inflightBytes + this.#queuedBytes + bytes > limits.maxQueuedBytes
-    ) {
+    if (this.queueLength >= limits.maxQueuedMessages || this.#queuedBytes + bytes > limits.maxQueuedBytes) {
       this.#host.dropped('queueFull');
       return false;
     }
@@ -682,6 +683,14 @@ export class Session {
     if (!this.persistent) return false;
     this.#host.store.enqueue(this.clientId, this.#queued(entry));
     return true;
+  }
+
+  /**
+   * The in-flight window holds at most maxQueuedBytes too (a client that never acknowledges pins no more); beyond,
+   * messages wait in the queue, so a burst to a client that keeps up is queued rather than dropped.
+   */
+  #inflightRoom(message: Message): boolean {
+    return this.#inflightBytes === 0 || this.#inflightBytes + messageBytes(message) <= this.#host.limits.maxQueuedBytes;
   }
 
   #release(entry: InflightEntry): void {
