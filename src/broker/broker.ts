@@ -14,7 +14,7 @@ import { TypedEmitter } from '../util/typed-emitter.js';
 import { Connection } from './connection.js';
 import type { BrokerHooks, PublishedEvent } from './hooks.js';
 import { KeepAliveSweep } from './keep-alive.js';
-import { createMessage, dropForms, fromStored, type Message, ownPayload, toStored } from './message.js';
+import { createMessage, dropForms, fromStored, type Message, messageBytes, ownPayload, toStored } from './message.js';
 import {
   type BrokerConfig,
   type BrokerEvents,
@@ -53,6 +53,10 @@ export class BrokerStats {
   subscriptionsRefused = 0;
   /** PUBLISH packets (and wills) refused by maxTopicLength or maxTopicLevels. */
   publishesRefused = 0;
+  /** Retained messages not kept because of maxRetainedMessages or maxRetainedBytes. */
+  retainedRefused = 0;
+  /** CONNECTs refused by maxSessions or maxClientIdLength. */
+  connectsRefused = 0;
   /** Times a connection's input was paused by maxPublishRate or maxBytesPerSecond. */
   inputThrottled = 0;
   /** Times a connection's input was paused because the client does not read what it is sent. */
@@ -85,6 +89,8 @@ export class BrokerStats {
       droppedMessages: this.droppedMessages,
       subscriptionsRefused: this.subscriptionsRefused,
       publishesRefused: this.publishesRefused,
+      retainedRefused: this.retainedRefused,
+      connectsRefused: this.connectsRefused,
       inputThrottled: this.inputThrottled,
       inputBlocked: this.inputBlocked,
       subscriptions: this.subscriptions,
@@ -124,6 +130,8 @@ export class Broker extends TypedEmitter<BrokerEvents> implements SessionHost {
   readonly #route: RouteResult = { deliveries: 0, persisted: false };
   #state: 'new' | 'starting' | 'running' | 'closing' | 'closed' = 'new';
   readonly #listeners: Listener[] = [];
+  /** Bytes of the retained messages held (messageBytes), for maxRetainedBytes. */
+  #retainedBytes = 0;
 
   constructor(options: BrokerOptions = {}) {
     super();
@@ -184,6 +192,10 @@ export class Broker extends TypedEmitter<BrokerEvents> implements SessionHost {
       protocol: config.protocol ?? 'mqtt',
       ...config,
     } as ListenerConfig;
+    if ((full.protocol === 'ws' || full.protocol === 'wss') && full.ws?.maxPayload === undefined) {
+      // One WebSocket message carries one packet or more: bound it by maxPacketSize, as the decoder does.
+      full.ws = { ...full.ws, maxPayload: Math.max(this.config.maxPacketSize, 1024 * 1024) };
+    }
     const listener = await createListener(full, (stream, meta) => this.handle(stream, meta), this.logger);
     this.#listeners.push(listener);
     return listener;
@@ -308,7 +320,7 @@ export class Broker extends TypedEmitter<BrokerEvents> implements SessionHost {
       messages.push(message);
     }
     for (const topic of expired) {
-      this.retained.delete(topic);
+      this.#deleteRetained(topic);
       this.store.deleteRetained(topic);
     }
     // Sent as the socket drains, never dropped for backpressure [MQTT-3.3.1-9].
@@ -367,6 +379,12 @@ export class Broker extends TypedEmitter<BrokerEvents> implements SessionHost {
       return;
     }
     const clientId = connection.clientId;
+    if (options.sessionExpiry !== 0 && !this.sessions.has(clientId) && this.sessions.size >= this.config.maxSessions) {
+      // A session that would outlive its connection beyond maxSessions: nobody else's session is dropped for it.
+      this.stats.connectsRefused++;
+      connection.refuse(ReasonCode.QuotaExceeded);
+      return;
+    }
     let session = this.sessions.get(clientId);
     const previous = session?.connection;
     if (previous && previous !== connection) {
@@ -587,19 +605,47 @@ export class Broker extends TypedEmitter<BrokerEvents> implements SessionHost {
     session.expiryTimer.unref?.();
   }
 
+  /** Whether a retained message of this size may be kept on the topic (maxRetainedMessages, maxRetainedBytes). */
+  canRetain(topic: string, payloadLength: number): boolean {
+    const previous = this.retained.get(topic);
+    const config = this.config;
+    if (!previous && this.retained.size >= config.maxRetainedMessages) return false;
+    const freed = previous ? messageBytes(previous) : 0;
+    return this.#retainedBytes - freed + payloadLength + topic.length + 64 <= config.maxRetainedBytes;
+  }
+
+  #setRetained(topic: string, message: Message): void {
+    const previous = this.retained.get(topic);
+    if (previous) this.#retainedBytes -= messageBytes(previous);
+    this.retained.set(topic, message);
+    this.#retainedBytes += messageBytes(message);
+  }
+
+  #deleteRetained(topic: string): boolean {
+    const previous = this.retained.get(topic);
+    if (!previous) return false;
+    this.#retainedBytes -= messageBytes(previous);
+    return this.retained.delete(topic);
+  }
+
   #retain(message: Message, result: RouteResult): void {
     const topic = message.topic;
     if (message.payload.length === 0) {
       // [MQTT-3.3.1-10] / [MQTT-3.3.1-11] an empty retained message clears the topic and is not stored.
-      if (this.retained.delete(topic)) {
+      if (this.#deleteRetained(topic)) {
         this.store.deleteRetained(topic);
         result.persisted = true;
       }
       return;
     }
+    if (!this.canRetain(topic, message.payload.length)) {
+      // Beyond maxRetainedMessages / maxRetainedBytes: routed (3.1.1 cannot be told no) but not kept.
+      this.stats.retainedRefused++;
+      return;
+    }
     // [MQTT-3.3.1-5] store it, replacing any previous retained message on the topic.
     ownPayload(message);
-    this.retained.set(topic, message);
+    this.#setRetained(topic, message);
     this.store.putRetained(toStored(message));
     result.persisted = true;
   }
@@ -609,7 +655,7 @@ export class Broker extends TypedEmitter<BrokerEvents> implements SessionHost {
     const now = this.clock.now();
     for (const stored of await store.loadRetained()) {
       if (stored.expiresAt !== undefined && stored.expiresAt <= now) store.deleteRetained(stored.topic);
-      else this.retained.set(stored.topic, fromStored(stored));
+      else this.#setRetained(stored.topic, fromStored(stored));
     }
     const pendingWills: [Session, StoredWill, number][] = [];
     for (const record of await store.loadSessions()) {

@@ -70,6 +70,18 @@ export interface BrokerOptions {
   maxTopicLength?: number;
   /** Levels in a topic name or filter, refused like maxTopicLength. Default 128. */
   maxTopicLevels?: number;
+  /** Retained messages the broker keeps; a new retained topic beyond it is refused (see below). Default 1,000,000. */
+  maxRetainedMessages?: number;
+  /**
+   * Bytes of retained messages kept. Beyond either limit a retained PUBLISH gets PUBACK/PUBREC 0x97 Quota exceeded
+   * on MQTT 5 and is not routed; a 3.1.1 one is routed but not retained. Both counted in stats.retainedRefused.
+   * Default 1 GiB.
+   */
+  maxRetainedBytes?: number;
+  /** Sessions that outlive their connection; a CONNECT that would start one more gets CONNACK 0x97. Default 1,000,000. */
+  maxSessions?: number;
+  /** Characters in a client identifier; longer gets CONNACK 0x85 (3.1.1: 0x02). Default 1024. */
+  maxClientIdLength?: number;
   /** Queue QoS 0 messages for offline persistent sessions. Default false. */
   queueQos0Offline?: boolean;
   /** Cap on the Session Expiry Interval a client may ask for, seconds. Default 0xFFFFFFFF (none). */
@@ -107,6 +119,10 @@ export interface BrokerConfig {
   maxQueuedBytes: number;
   queueQos0Offline: boolean;
   maxPublishRate: number;
+  maxRetainedMessages: number;
+  maxRetainedBytes: number;
+  maxSessions: number;
+  maxClientIdLength: number;
   maxBytesPerSecond: number;
   maxSubscriptionsPerClient: number;
   maxTopicLength: number;
@@ -157,6 +173,10 @@ export function resolveConfig(options: BrokerOptions): BrokerConfig {
     maxQueuedBytes: options.maxQueuedBytes ?? 64 * 1024 * 1024,
     queueQos0Offline: options.queueQos0Offline ?? false,
     maxPublishRate: options.maxPublishRate ?? 0,
+    maxRetainedMessages: options.maxRetainedMessages ?? 1_000_000,
+    maxRetainedBytes: options.maxRetainedBytes ?? 1024 * 1024 * 1024,
+    maxSessions: options.maxSessions ?? 1_000_000,
+    maxClientIdLength: options.maxClientIdLength ?? 1024,
     maxBytesPerSecond: options.maxBytesPerSecond ?? 0,
     maxSubscriptionsPerClient: options.maxSubscriptionsPerClient ?? 10_000,
     maxTopicLength: options.maxTopicLength ?? 65535,

@@ -137,3 +137,49 @@ test('[MQTT-3.1.2-24] a CONNACK leaves out optional properties to fit the client
 function encodePublish(topic: string): Buffer {
   return encode({ type: 'publish', topic, payload: Buffer.alloc(0), qos: 0, retain: false, dup: false }, 5);
 }
+
+test('maxClientIdLength: a longer client identifier gets CONNACK 0x85 (3.1.1: 0x02)', async (t) => {
+  const broker = await startBroker({ maxClientIdLength: 8 });
+  t.after(() => broker.close());
+  assert.equal((await new RawClient(broker, 5).connect({ clientId: 'a-long-client-id' })).reasonCode, 0x85);
+  assert.equal((await new RawClient(broker, 4).connect({ clientId: 'a-long-client-id' })).reasonCode, 0x02);
+  assert.equal((await new RawClient(broker, 5).connect({ clientId: 'short' })).reasonCode, 0);
+  assert.equal(broker.stats.connectsRefused, 2);
+});
+
+test('maxSessions: a CONNECT that would start one more persistent session gets CONNACK 0x97', async (t) => {
+  const broker = await startBroker({ maxSessions: 2 });
+  t.after(() => broker.close());
+  const keep = { properties: { sessionExpiryInterval: 60 } };
+  (await connected(broker, 'one', 5, keep)).destroy();
+  (await connected(broker, 'two', 5, keep)).destroy();
+  assert.equal((await new RawClient(broker, 5).connect({ clientId: 'three', ...keep })).reasonCode, 0x97);
+  // An existing session resumes, and a session that ends with its connection is not refused.
+  assert.equal((await new RawClient(broker, 5).connect({ clientId: 'one', clean: false, ...keep })).reasonCode, 0);
+  assert.equal((await new RawClient(broker, 5).connect({ clientId: 'passing' })).reasonCode, 0);
+  assert.equal(broker.stats.connectsRefused, 1);
+});
+
+test('maxRetainedMessages: MQTT 5 gets PUBACK 0x97 and the message is not routed; 3.1.1 is routed, not retained', async (t) => {
+  const broker = await startBroker({ maxRetainedMessages: 1 });
+  t.after(() => broker.close());
+  const sub = await connected(broker, 'sub');
+  await sub.subscribe('k/#', 1);
+  const pub = await connected(broker, 'pub');
+  pub.publish({ topic: 'k/1', qos: 1, packetId: 1, retain: true, payload: Buffer.from('one') });
+  assert.equal((await pub.expect('puback')).reasonCode, 0);
+  await sub.expect('publish');
+  // Replacing the one retained topic is allowed; a second topic is not.
+  pub.publish({ topic: 'k/1', qos: 1, packetId: 2, retain: true, payload: Buffer.from('uno') });
+  assert.equal((await pub.expect('puback')).reasonCode, 0);
+  await sub.expect('publish');
+  pub.publish({ topic: 'k/2', qos: 1, packetId: 3, retain: true, payload: Buffer.from('two') });
+  assert.equal((await pub.expect('puback')).reasonCode, ReasonCode.QuotaExceeded);
+  await sub.expectNothing(30);
+  const old = await connected(broker, 'old', 4);
+  old.publish({ topic: 'k/3', qos: 1, packetId: 1, retain: true, payload: Buffer.from('three') });
+  assert.equal((await old.expect('puback')).packetId, 1);
+  assert.equal((await sub.expect('publish')).payload.toString(), 'three');
+  assert.equal(broker.stats.retained, 1);
+  assert.equal(broker.stats.retainedRefused, 2);
+});

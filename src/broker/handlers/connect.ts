@@ -40,6 +40,11 @@ export function handleConnect(connection: Connection, packet: ConnectPacket): vo
     connection.refuse(ReasonCode.ClientIdentifierNotValid);
     return;
   }
+  if (clientId.length > config.maxClientIdLength) {
+    broker.stats.connectsRefused++;
+    connection.refuse(ReasonCode.ClientIdentifierNotValid);
+    return;
+  }
   connection.clientId = clientId;
   connection.username = packet.username;
 

@@ -117,6 +117,20 @@ export function handlePublish(connection: Connection, packet: PublishPacket): vo
     }
   }
 
+  if (
+    refusal === 0 &&
+    v5 &&
+    retain &&
+    payload.length > 0 &&
+    config.retainAvailable &&
+    !broker.canRetain(topic, payload.length)
+  ) {
+    // Beyond maxRetainedMessages / maxRetainedBytes: MQTT 5 is told, and the message goes nowhere.
+    broker.stats.retainedRefused++;
+    refusal = ReasonCode.QuotaExceeded;
+    reasonString = 'retained message quota exceeded';
+  }
+
   if (refusal !== 0) {
     if (qos === 0) return;
     broker.countDropped();
