@@ -117,6 +117,13 @@ export const configSchema = z
             /** Characters and levels of a topic name or filter; beyond, 0x90 / 0x8F (3.1.1: closed / 0x80). */
             maxTopicLength: count(1, 65535).default(65535),
             maxTopicLevels: count(1, 65535).default(128),
+            /** Retained messages kept, and their bytes; beyond, MQTT 5 PUBACK/PUBREC 0x97 (3.1.1: not kept). */
+            maxRetainedMessages: count(0, 1_000_000_000).default(1_000_000),
+            maxRetainedBytes: count(0, Number.MAX_SAFE_INTEGER).default(1024 * 1024 * 1024),
+            /** Sessions that outlive their connection; one more gets CONNACK 0x97. */
+            maxSessions: count(0, 1_000_000_000).default(1_000_000),
+            /** Characters in a client identifier; longer gets CONNACK 0x85 (3.1.1: 0x02). */
+            maxClientIdLength: count(23, 65535).default(1024),
             maxSessionExpiryInterval: count(0, UINT32).default(UINT32),
             maximumQoS: z.union([z.literal(0), z.literal(1), z.literal(2)], { error: 'expected 0, 1 or 2' }).default(2),
             retainAvailable: bool().default(true),
