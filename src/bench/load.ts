@@ -528,7 +528,11 @@ export class LoadRun implements BenchClientEvents {
       return;
     }
     const key = readRunId(buf, start) * 0x100000 + p;
-    const tracks = (this.foreign[client.index] ??= new Map());
+    let tracks = this.foreign[client.index];
+    if (!tracks) {
+      tracks = new Map();
+      this.foreign[client.index] = tracks;
+    }
     let track = tracks.get(key);
     if (!track) {
       track = { next: 0, unique: 0 };

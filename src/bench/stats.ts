@@ -33,7 +33,7 @@ export class LatencyRecorder {
   record(ms: number): void {
     const us = Math.round(ms * 1000);
     if (us < FLAT_US) {
-      this.flat[us > 0 ? us : 0]!++;
+      this.flat[Math.max(us, 0)]!++;
       this.flatCount++;
     } else {
       this.histogram.recordValue(us);
