@@ -652,8 +652,10 @@ export class Connection implements KeepAliveTarget {
     // acknowledgements it keeps asking for cannot pile up here. Deliveries stop at maxWriteBufferBytes (canWrite),
     // so beyond that plus one packet the output is what the peer itself asked for.
     const config = this.broker.config;
+    // Only once a write has said "wait" (writableNeedDrain), so that 'drain' is sure to come and resume reading.
     if (
       stream.writableLength > config.maxWriteBufferBytes + config.maxPacketSize &&
+      stream.writableNeedDrain &&
       (this.#inputPaused & INPUT_OUTPUT_FULL) === 0
     ) {
       this.broker.stats.inputBlocked++;

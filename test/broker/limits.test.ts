@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
+import { duplexPair } from 'node:stream';
 import { test } from 'node:test';
 import { exceedsTopicLimits, InputThrottle } from '../../src/broker/limits.js';
+import { Decoder } from '../../src/protocol/decoder.js';
 import { encode } from '../../src/protocol/encoder.js';
-import type { Packet } from '../../src/protocol/packets.js';
+import type { ConnectPacket, Packet } from '../../src/protocol/packets.js';
 import { ReasonCode } from '../../src/protocol/reason-codes.js';
-import { connected, RawClient, startBroker } from './helpers.js';
+import { connected, delay, RawClient, startBroker } from './helpers.js';
 
 test('topic limits count characters and levels', () => {
   assert.equal(exceedsTopicLimits('a/b/c', 5, 3), false);
@@ -182,4 +184,54 @@ test('maxRetainedMessages: MQTT 5 gets PUBACK 0x97 and the message is not routed
   assert.equal((await sub.expect('publish')).payload.toString(), 'three');
   assert.equal(broker.stats.retained, 1);
   assert.equal(broker.stats.retainedRefused, 2);
+});
+
+test('a client that does not read what it is sent is not read either, until it drains its socket', async (t) => {
+  const broker = await startBroker({ maxWriteBufferBytes: 1024, maxPacketSize: 1024 });
+  t.after(() => broker.close());
+  const [client, server] = duplexPair();
+  t.after(() => {
+    client.destroy();
+    server.destroy();
+  });
+  broker.handle(server, { loopbackOnly: true });
+  const connect: ConnectPacket = {
+    type: 'connect',
+    protocolName: 'MQTT',
+    protocolVersion: 4,
+    clean: true,
+    keepAlive: 0,
+    clientId: 'deaf',
+  };
+  client.write(encode(connect, 4));
+  // 10,000 QoS 1 PUBLISH owe 40,000 bytes of PUBACK: far beyond what the broker lets pile up for a non-reader.
+  const publishes: Buffer[] = [];
+  for (let id = 1; id <= 10_000; id++) {
+    publishes.push(
+      encode(
+        { type: 'publish', topic: 'void', payload: Buffer.alloc(0), qos: 1, retain: false, dup: false, packetId: id },
+        4,
+      ),
+    );
+  }
+  // In chunks of 100, as a socket delivers them: the broker stops between two.
+  for (let i = 0; i < publishes.length; i += 100) {
+    client.write(Buffer.concat(publishes.slice(i, i + 100)));
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  assert.ok(broker.stats.inputBlocked >= 1, 'input was paused');
+  assert.ok(broker.stats.messagesReceived < 10_000, `read ${broker.stats.messagesReceived} of 10,000 while blocked`);
+  // Reading resumes the broker's reading: every PUBLISH is handled and acknowledged.
+  let acknowledged = 0;
+  const decoder = new Decoder(
+    (packet) => {
+      if (packet.type === 'puback') acknowledged++;
+    },
+    { protocolVersion: 4 },
+  );
+  client.on('data', (chunk: Buffer) => decoder.push(chunk));
+  const deadline = Date.now() + 5000;
+  while (acknowledged < 10_000 && Date.now() < deadline) await delay(10);
+  assert.equal(acknowledged, 10_000);
+  assert.equal(broker.stats.messagesReceived, 10_000);
 });
