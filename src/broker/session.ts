@@ -230,6 +230,7 @@ export class Session {
       connection?.ready &&
       this.queueLength === 0 &&
       this.#retained === undefined &&
+      this.#resendPending === undefined &&
       this.inflight.size < connection.clientReceiveMaximum &&
       connection.canWrite() &&
       this.#inflightRoom(message)

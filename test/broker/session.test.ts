@@ -400,3 +400,26 @@ describe('sessions', () => {
     assert.equal((await sub.expect('publish')).payload.toString(), 'retained');
   });
 });
+
+test('[MQTT-4.4.0-1] [MQTT-3.3.4-9] re-sends held back by a smaller Receive Maximum go before newer messages', async (t) => {
+  const b = await startBroker();
+  t.after(() => b.close());
+  const sub = await connected(b, 'held', 5, { properties: { sessionExpiryInterval: 60, receiveMaximum: 3 } });
+  await sub.subscribe('h/t', 1);
+  const pub = await connected(b, 'pub');
+  for (let i = 1; i <= 3; i++) pub.publish({ topic: 'h/t', qos: 1, packetId: i, payload: Buffer.from(`${i}`) });
+  for (let i = 1; i <= 3; i++) await sub.expect('publish');
+  sub.destroy();
+  await delay(10);
+  const again = new RawClient(b, 5);
+  await again.connect({ clientId: 'held', clean: false, properties: { sessionExpiryInterval: 60, receiveMaximum: 1 } });
+  pub.publish({ topic: 'h/t', qos: 1, packetId: 4, payload: Buffer.from('4') });
+  const got: string[] = [];
+  for (let i = 0; i < 4; i++) {
+    const m = await again.expect('publish');
+    got.push(`${m.payload}${m.dup ? '*' : ''}`);
+    again.send({ type: 'puback', packetId: m.packetId ?? 0 });
+  }
+  // The three unacknowledged ones again (DUP), one at a time, then the new one.
+  assert.deepEqual(got, ['1*', '2*', '3*', '4']);
+});
