@@ -3,6 +3,7 @@
 //
 //   codec     decoder and encoder against mqtt-packet (bench/codec.ts), in this process
 //   topics    TopicTree against qlobber, Aedes' matcher (bench/topics.ts), in this process
+//   persistence  QoS 1 throughput with persistence on and off, restart time (bench/persistence.ts), a child process
 //   brokers   Starling against Mosquitto and Aedes (bench/brokers.ts), as a child process; extra
 //             arguments after `--` go to it, e.g. `node dist/bench/run.js brokers -- --repeats 5`
 
@@ -20,6 +21,25 @@ interface Suite {
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 
+/** A suite that runs as a child process (it may re-run itself pinned to a CPU). */
+function childSuite(description: string, file: string): Suite {
+  return {
+    description,
+    async run({ quick, rest }) {
+      const script = `${here}${file}`;
+      if (!existsSync(script)) {
+        console.error(`${file}: ${script} is not built`);
+        return 1;
+      }
+      const child = spawn(process.execPath, [script, ...(quick ? ['--quick'] : []), ...rest], { stdio: 'inherit' });
+      return await new Promise<number>((resolve) => {
+        child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0)));
+        child.on('error', () => resolve(1));
+      });
+    },
+  };
+}
+
 const suites: Record<string, Suite> = {
   codec: {
     description: 'decode and encode against mqtt-packet',
@@ -35,21 +55,8 @@ const suites: Record<string, Suite> = {
       return 0;
     },
   },
-  brokers: {
-    description: 'Starling against Mosquitto and Aedes (bench/brokers.ts)',
-    async run({ quick, rest }) {
-      const script = `${here}brokers.js`;
-      if (!existsSync(script)) {
-        console.error(`brokers: ${script} is not built`);
-        return 1;
-      }
-      const child = spawn(process.execPath, [script, ...(quick ? ['--quick'] : []), ...rest], { stdio: 'inherit' });
-      return await new Promise<number>((resolve) => {
-        child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0)));
-        child.on('error', () => resolve(1));
-      });
-    },
-  },
+  brokers: childSuite('Starling against Mosquitto and Aedes (bench/brokers.ts)', 'brokers.js'),
+  persistence: childSuite('QoS 1 with persistence on and off, restart time (bench/persistence.ts)', 'persistence.js'),
 };
 
 async function main(argv: string[]): Promise<number> {
@@ -66,7 +73,7 @@ async function main(argv: string[]): Promise<number> {
   });
   if (values.help) {
     console.log('Usage: node dist/bench/run.js [suite...] [--quick] [--filter TEXT] [-- suite args]\n\nSuites:');
-    for (const [name, suite] of Object.entries(suites)) console.log(`  ${name.padEnd(10)}${suite.description}`);
+    for (const [name, suite] of Object.entries(suites)) console.log(`  ${name.padEnd(13)}${suite.description}`);
     return 0;
   }
   const names = positionals.length > 0 ? positionals : Object.keys(suites);

@@ -38,6 +38,7 @@ export { configSchema, loadConfig, type StarlingConfig } from './config/index.js
 export { MqttError } from './protocol/errors.js';
 export type { Properties, ProtocolVersion, QoS, UserProperty } from './protocol/packets.js';
 export { ReasonCode } from './protocol/reason-codes.js';
+export { LmdbStore, type LmdbStoreOptions } from './store/lmdb/index.js';
 export { MemoryStore } from './store/memory/index.js';
 export type {
   InflightRecord,

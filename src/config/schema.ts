@@ -75,8 +75,8 @@ export const configSchema = z
       persistence: z
         .strictObject(
           {
-            // Memory until the LMDB store lands; then this default becomes true.
-            enabled: bool().default(false),
+            // Durable by default: sessions, queues and retained messages survive a restart or a crash.
+            enabled: bool().default(true),
             dataDir: text('a directory path').default('./data'),
           },
           mapping,

@@ -328,6 +328,7 @@ test('two brokers in one process keep their metrics apart', async () => {
 test('startBroker with admin.enabled serves the admin API and stops it on close()', async () => {
   const config = resolveConfig({
     listeners: [{ port: 0 }],
+    persistence: { enabled: false },
     admin: { enabled: true, port: 0, token: 'tok' },
     sys: { intervalSeconds: 0 },
   });
@@ -351,7 +352,7 @@ test('startBroker with admin.enabled serves the admin API and stops it on close(
   }
   await assert.rejects(fetch(`${admin!.url}/health`));
 
-  const off = resolveConfig({ listeners: [{ port: 0 }], sys: { intervalSeconds: 0 } });
+  const off = resolveConfig({ listeners: [{ port: 0 }], persistence: { enabled: false }, sys: { intervalSeconds: 0 } });
   if (!off.ok) assert.fail(off.errors.join('; '));
   const plain = await startBroker(off.config, { logger: silentLogger() });
   assert.equal(plain.admin, undefined, 'off by default');
@@ -385,7 +386,10 @@ test('starling broker --admin-port 0 starts the admin server and logs its addres
   });
   const signals = new EventEmitter();
   const io = { stdout, stderr: new PassThrough(), env: { STARLING_ADMIN_TOKEN: 'from-env' }, signals };
-  const exit = main(['broker', '--port', '0', '--admin-port', '0', '--admin-host', '127.0.0.1'], io);
+  const exit = main(
+    ['broker', '--port', '0', '--no-persistence', '--admin-port', '0', '--admin-host', '127.0.0.1'],
+    io,
+  );
   try {
     assert.ok(await eventually(() => /admin on http:\/\/127\.0\.0\.1:\d+/.test(out)), `admin address logged: ${out}`);
     const url = /admin on (http:\/\/127\.0\.0\.1:\d+)/.exec(out)![1]!;
@@ -536,6 +540,7 @@ test('/api/clients/{id} shows one session, connected or offline, with its subscr
 test('starling broker: /health answers 503 while the broker shuts down, until the admin server stops last', async () => {
   const config = resolveConfig({
     listeners: [{ port: 0 }],
+    persistence: { enabled: false },
     admin: { enabled: true, port: 0 },
     sys: { intervalSeconds: 0 },
   });

@@ -1,4 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** dist/src/cli/main.js, the file `npm start` and the `starling` bin run. */
@@ -16,14 +19,20 @@ export interface BrokerProcess {
   kill(): Promise<void>;
 }
 
-/** Runs `node dist/src/cli/main.js ...args` with STARLING_* variables cleared. */
+/**
+ * Runs `node dist/src/cli/main.js ...args` with STARLING_* variables cleared, in a working directory of its own,
+ * so that the default data directory (./data, persistence on) is private to this process and removed after it.
+ */
 export function runStarling(args: string[], env: Record<string, string> = {}): BrokerProcess {
   const cleanEnv: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(process.env)) if (!key.startsWith('STARLING_')) cleanEnv[key] = value;
+  const cwd = mkdtempSync(join(tmpdir(), 'starling-cli-'));
   const child = spawn(process.execPath, [mainScript, ...args], {
+    cwd,
     env: { ...cleanEnv, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  child.once('exit', () => rmSync(cwd, { recursive: true, force: true }));
   let out = '';
   let err = '';
   const waiters = new Set<() => void>();

@@ -278,3 +278,66 @@ describe('the starling command', () => {
     }
   });
 });
+
+describe('starling broker persistence (on by default)', () => {
+  test('a retained message and a persistent session queue survive a restart on the same data directory', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'starling-data-'));
+    try {
+      const first = await startBrokerProcess(['--data-dir', dataDir]);
+      try {
+        const url = `mqtt://127.0.0.1:${first.port}`;
+        const keeper = await connect(url, {
+          protocolVersion: 5,
+          clientId: 'keeper',
+          clean: false,
+          properties: { sessionExpiryInterval: 3600 },
+        });
+        await keeper.subscribeAsync('kept/queue', { qos: 1 });
+        keeper.end(true);
+        const publisher = await connect(url, { protocolVersion: 5, clientId: 'writer' });
+        await publisher.publishAsync('kept/retained', 'still here', { qos: 1, retain: true });
+        await publisher.publishAsync('kept/queue', 'waiting for you', { qos: 1 });
+        await publisher.endAsync();
+        first.broker.child.kill('SIGTERM');
+        assert.equal(await first.broker.exited(), 0);
+      } finally {
+        await first.broker.kill();
+      }
+
+      const second = await startBrokerProcess(['--data-dir', dataDir]);
+      try {
+        const url = `mqtt://127.0.0.1:${second.port}`;
+        const keeper = mqtt.connect(url, {
+          protocolVersion: 5,
+          clientId: 'keeper',
+          clean: false,
+          reconnectPeriod: 0,
+          properties: { sessionExpiryInterval: 3600 },
+        });
+        const queued = new Promise<string>((resolve) =>
+          keeper.on('message', (topic, payload) => {
+            if (topic === 'kept/queue') resolve(payload.toString());
+          }),
+        );
+        const connack = await new Promise<{ sessionPresent: boolean }>((resolve, reject) => {
+          keeper.once('connect', resolve);
+          keeper.once('error', reject);
+        });
+        assert.equal(connack.sessionPresent, true, 'the session was restored from the data directory');
+        assert.equal(await queued, 'waiting for you');
+        const reader = await connect(url, { protocolVersion: 5, clientId: 'reader' });
+        const retained = new Promise<string>((resolve) => reader.once('message', (_t, p) => resolve(p.toString())));
+        await reader.subscribeAsync('kept/retained', { qos: 1 });
+        assert.equal(await retained, 'still here');
+        keeper.end(true);
+        reader.end(true);
+        second.broker.child.kill('SIGTERM');
+        assert.equal(await second.broker.exited(), 0);
+      } finally {
+        await second.broker.kill();
+      }
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+});

@@ -32,7 +32,7 @@ test('starling with no arguments prints the usage and exits 0', async () => {
 
 test('starling broker runs in-process: SIGTERM on the injected signal source stops it with 0', async () => {
   const t = io();
-  const exit = main(['broker', '--port', '0', '--log-level', 'info'], t.io);
+  const exit = main(['broker', '--port', '0', '--no-persistence', '--log-level', 'info'], t.io);
   for (let i = 0; i < 200 && !/listening on/.test(t.out()); i++) await new Promise((r) => setTimeout(r, 10));
   assert.match(t.out(), /listening on mqtt:\/\/127\.0\.0\.1:\d+ \(anonymous allowed\)/);
   t.io.signals.emit('SIGTERM');

@@ -19,7 +19,12 @@ after(async () => {
 test('reload() applies a new ACL file; a broken one is reported and the old rules stay', async () => {
   const aclFile = join(dir, 'acl');
   await writeFile(aclFile, 'topic read public/#\n');
-  const config = resolveConfig({ listeners: [{ port: 0 }], auth: { aclFile }, sys: { intervalSeconds: 0 } });
+  const config = resolveConfig({
+    listeners: [{ port: 0 }],
+    persistence: { enabled: false },
+    auth: { aclFile },
+    sys: { intervalSeconds: 0 },
+  });
   if (!config.ok) assert.fail(config.errors.join('; '));
   const running = await startBroker(config.config, { logger: silentLogger() });
   const client = await mqtt.connectAsync(running.listeners[0]!.url(), { protocolVersion: 5, reconnectPeriod: 0 });
@@ -55,7 +60,7 @@ test('reload() applies a new ACL file; a broken one is reported and the old rule
 test('a broken password file stops the start with the key named', async () => {
   const passwordFile = join(dir, 'passwords');
   await writeFile(passwordFile, 'alice-without-a-hash\n');
-  const config = resolveConfig({ listeners: [{ port: 0 }], auth: { passwordFile } });
+  const config = resolveConfig({ listeners: [{ port: 0 }], persistence: { enabled: false }, auth: { passwordFile } });
   if (!config.ok) assert.fail(config.errors.join('; '));
   await assert.rejects(startBroker(config.config, { logger: silentLogger() }), /^Error: auth\.passwordFile: .*line 1/);
 });
@@ -66,6 +71,7 @@ test('a listener that cannot start closes the ones already open', async () => {
       { name: 'ok', port: 0 },
       { name: 'broken', port: 0, protocol: 'mqtts', tls: { cert: join(dir, 'none.crt'), key: join(dir, 'none.key') } },
     ],
+    persistence: { enabled: false },
   });
   if (!config.ok) assert.fail(config.errors.join('; '));
   await assert.rejects(
@@ -77,6 +83,7 @@ test('a listener that cannot start closes the ones already open', async () => {
 test('limits from the configuration reach the broker: the MQTT 5 CONNACK announces them', async () => {
   const config = resolveConfig({
     listeners: [{ port: 0 }],
+    persistence: { enabled: false },
     limits: { maxPacketSize: 1024, receiveMaximum: 10, topicAliasMaximum: 5, maximumQoS: 1, retainAvailable: false },
     sys: { intervalSeconds: 0 },
   });

@@ -19,7 +19,7 @@ describe('defaults', () => {
   test('no configuration: one loopback mqtt listener on 1883, in memory, anonymous by the loopback rule', () => {
     const config = configOf(resolveConfig({}));
     assert.deepEqual(config.listeners, [{ name: 'default', host: '127.0.0.1', port: 1883, protocol: 'mqtt' }]);
-    assert.deepEqual(config.persistence, { enabled: false, dataDir: './data' });
+    assert.deepEqual(config.persistence, { enabled: true, dataDir: './data' });
     assert.equal(config.auth.allowAnonymous, undefined);
     assert.equal(config.log.level, 'info');
     assert.equal(config.sys.intervalSeconds, 10);

@@ -11,7 +11,7 @@ export const hasMosquittoClients = existsSync('/usr/bin/mosquitto_pub') && exist
 
 /** Starts a broker from a configuration as `starling broker` does, $SYS off unless the input says otherwise. */
 export async function start(input: ConfigInput, options: StartOptions = {}): Promise<RunningBroker> {
-  const result = resolveConfig({ sys: { intervalSeconds: 0 }, ...input });
+  const result = resolveConfig({ sys: { intervalSeconds: 0 }, persistence: { enabled: false }, ...input });
   if (!result.ok) assert.fail(result.errors.join('; '));
   return startBroker(result.config, { logger: silentLogger(), ...options });
 }
