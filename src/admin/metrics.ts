@@ -48,6 +48,37 @@ export function createMetricsRegistry(broker: Broker, listeners: readonly Listen
     'Messages dropped: session queue full, expired, too large for the client, or QoS 0 under backpressure.',
     () => stats.droppedMessages,
   );
+  // Refusals and throttling by the broker's limits (options.ts), one counter each.
+  counter(
+    'starling_connects_refused_total',
+    'CONNECTs refused by a limit (sessions, client id length).',
+    () => stats.connectsRefused,
+  );
+  counter(
+    'starling_subscriptions_refused_total',
+    'Subscriptions refused by a limit.',
+    () => stats.subscriptionsRefused,
+  );
+  counter(
+    'starling_publishes_refused_total',
+    'PUBLISH packets refused by a topic limit.',
+    () => stats.publishesRefused,
+  );
+  counter(
+    'starling_retained_refused_total',
+    'Retained messages not kept: retained store full.',
+    () => stats.retainedRefused,
+  );
+  counter(
+    'starling_input_throttled_total',
+    'Times a client was paused by the message or byte rate limit.',
+    () => stats.inputThrottled,
+  );
+  counter(
+    'starling_input_blocked_total',
+    'Times a client was paused because it did not read its socket.',
+    () => stats.inputBlocked,
+  );
   // Backlog across sessions: a pass over the sessions per scrape, none per message.
   const sum = (read: (session: Session) => number) => (): number => {
     let total = 0;

@@ -25,7 +25,7 @@ function connect(url: string, options: IClientOptions = {}): Promise<MqttClient>
 }
 
 async function start(input: ConfigInput): Promise<RunningBroker> {
-  const result = resolveConfig({ sys: { intervalSeconds: 0 }, ...input });
+  const result = resolveConfig({ sys: { intervalSeconds: 0 }, persistence: { enabled: false }, ...input });
   if (!result.ok) assert.fail(result.errors.join('; '));
   return startBroker(result.config, { logger: silentLogger() });
 }

@@ -68,7 +68,11 @@ test('a browser (Chromium) speaks MQTT over WebSocket with the broker', async (t
     t.skip(`chromium not installed at ${CHROMIUM} (apt-get install chromium)`);
     return;
   }
-  const config = resolveConfig({ listeners: [{ name: 'ws', port: 0, protocol: 'ws' }], sys: { intervalSeconds: 0 } });
+  const config = resolveConfig({
+    listeners: [{ name: 'ws', port: 0, protocol: 'ws' }],
+    persistence: { enabled: false },
+    sys: { intervalSeconds: 0 },
+  });
   if (!config.ok) assert.fail(config.errors.join('; '));
   const running = await startBroker(config.config, { logger: silentLogger() });
   const url = running.listeners[0]!.url();
