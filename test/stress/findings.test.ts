@@ -4,7 +4,18 @@ import assert from 'node:assert/strict';
 import { connect as netConnect } from 'node:net';
 import { after, test } from 'node:test';
 import { encode } from '../../src/protocol/encoder.js';
-import { budget, ChildBroker, delay, endClient, MiB, mib, mqttjs, SOAK, TcpPeer, waitUntil } from './helpers.js';
+import {
+  budget,
+  burstsBesideAStuckReader,
+  ChildBroker,
+  delay,
+  endClient,
+  MiB,
+  mib,
+  mqttjs,
+  TcpPeer,
+  waitUntil,
+} from './helpers.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 after(async () => {
@@ -207,47 +218,6 @@ test('a publisher that never reads its socket cannot make the broker hold its ac
 test('a reader that keeps up loses nothing from bursts of 1.25 MiB under a 2 MiB maxQueuedBytes', {
   timeout: budget(30_000),
 }, async (t) => {
-  const broker = await ChildBroker.start({ maxQueuedMessages: 100_000, maxQueuedBytes: 2 * MiB });
-  cleanups.push(() => broker.stop());
-  const stuck = new TcpPeer(broker.port, 5, { keepReceived: false });
-  cleanups.push(() => stuck.destroy());
-  await stuck.connect({ clientId: 'stuck-big' });
-  await stuck.subscribe('big/#', 1);
-  stuck.socket.pause();
-  const reader = new TcpPeer(broker.port, 4, { keepReceived: false });
-  cleanups.push(() => reader.destroy());
-  let got = 0;
-  reader.onPacket = (packet) => {
-    if (packet.type !== 'publish' || packet.qos !== 1) return;
-    reader.send({ type: 'puback', packetId: packet.packetId! });
-    got++;
-  };
-  await reader.connect({ clientId: 'reader-big' });
-  await reader.subscribe('big/#', 1);
-  const publisher = await mqttjs(broker.port, { clientId: 'big-publisher' });
-  cleanups.push(() => endClient(publisher));
-  const baseline = await broker.stats(true);
-  const total = 1000 * SOAK;
-  const big = Buffer.alloc(64 * 1024, 0x62);
-  // Batches of 20 (1.25 MiB), each published at once and acknowledged by the broker at once.
-  for (let start = 0; start < total; start += 20) {
-    const sends: Promise<unknown>[] = [];
-    for (let i = 0; i < 20; i++) sends.push(publisher.publishAsync('big/x', big, { qos: 1 }));
-    await Promise.all(sends);
-    await waitUntil(() => got >= start + 20, `message ${start + 20} at the reader (has ${got})`);
-  }
-  const loaded = await broker.stats(true);
-  const session = await broker.session('stuck-big');
-  const grew =
-    loaded.memory.heapUsed + loaded.memory.arrayBuffers - baseline.memory.heapUsed - baseline.memory.arrayBuffers;
-  t.diagnostic(
-    `${mib(total * big.length)} of QoS 1 for a reader that never reads: queue ${session.queueLength} ` +
-      `(${mib(session.queuedBytes)}), in flight ${session.inflight}, dropped ${loaded.stats.droppedMessages}, ` +
-      `broker grew ${mib(grew)}`,
-  );
-  assert.equal(got, total);
-  assert.ok(session.queuedBytes <= 2 * MiB, `queue holds ${mib(session.queuedBytes)}`);
-  assert.ok(loaded.stats.droppedMessages > 0);
-  // 62.5 MiB were addressed to it; what the broker holds is its socket buffer, its in-flight window and the queue.
-  assert.ok(grew < 32 * MiB, `broker memory grew by ${mib(grew)}`);
+  // Bursts of 20 (1.25 MiB), each published at once and acknowledged by the broker at once.
+  await burstsBesideAStuckReader(t, cleanups, 20);
 });

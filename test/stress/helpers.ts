@@ -327,3 +327,57 @@ export async function endClient(client: MqttClient): Promise<void> {
 export function mib(bytes: number): string {
   return `${(bytes / MiB).toFixed(1)} MiB`;
 }
+
+/**
+ * QoS 1 messages of 64 KiB, published in bursts of `burst`, to a reader that acknowledges everything and to one
+ * that never reads, on a broker with a 2 MiB maxQueuedBytes. Asserts that the reader gets every message, that the
+ * stuck session's queue stays within the limit (the rest dropped and counted) and that the broker stays bounded.
+ */
+export async function burstsBesideAStuckReader(
+  t: { diagnostic(message: string): void },
+  cleanups: (() => Promise<void> | void)[],
+  burst: number,
+): Promise<void> {
+  const broker = await ChildBroker.start({ maxQueuedMessages: 100_000, maxQueuedBytes: 2 * MiB });
+  cleanups.push(() => broker.stop());
+  const stuck = new TcpPeer(broker.port, 5, { keepReceived: false });
+  cleanups.push(() => stuck.destroy());
+  await stuck.connect({ clientId: 'stuck-big' });
+  await stuck.subscribe('big/#', 1);
+  stuck.socket.pause();
+  const reader = new TcpPeer(broker.port, 4, { keepReceived: false });
+  cleanups.push(() => reader.destroy());
+  let got = 0;
+  reader.onPacket = (packet) => {
+    if (packet.type !== 'publish' || packet.qos !== 1) return;
+    reader.send({ type: 'puback', packetId: packet.packetId! });
+    got++;
+  };
+  await reader.connect({ clientId: 'reader-big' });
+  await reader.subscribe('big/#', 1);
+  const publisher = await mqttjs(broker.port, { clientId: 'big-publisher' });
+  cleanups.push(() => endClient(publisher));
+  const baseline = await broker.stats(true);
+  const total = 1000 * SOAK;
+  const big = Buffer.alloc(64 * 1024, 0x62);
+  for (let start = 0; start < total; start += burst) {
+    const sends: Promise<unknown>[] = [];
+    for (let i = 0; i < burst; i++) sends.push(publisher.publishAsync('big/x', big, { qos: 1 }));
+    await Promise.all(sends);
+    await waitUntil(() => got >= start + burst, `message ${start + burst} at the reader (has ${got})`);
+  }
+  const loaded = await broker.stats(true);
+  const session = await broker.session('stuck-big');
+  const grew =
+    loaded.memory.heapUsed + loaded.memory.arrayBuffers - baseline.memory.heapUsed - baseline.memory.arrayBuffers;
+  t.diagnostic(
+    `${mib(total * big.length)} of QoS 1 for a reader that never reads: queue ${session.queueLength} ` +
+      `(${mib(session.queuedBytes)}), in flight ${session.inflight}, dropped ${loaded.stats.droppedMessages}, ` +
+      `broker grew ${mib(grew)}`,
+  );
+  assert.equal(got, total);
+  assert.ok(session.queuedBytes <= 2 * MiB, `queue holds ${mib(session.queuedBytes)}`);
+  assert.ok(loaded.stats.droppedMessages > 0);
+  // 62.5 MiB were addressed to it; what the broker holds is its socket buffer, its in-flight window and the queue.
+  assert.ok(grew < 32 * MiB, `broker memory grew by ${mib(grew)}`);
+}
