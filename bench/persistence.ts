@@ -1,15 +1,17 @@
-// What durability costs: `node dist/bench/persistence.js [--quick]`
+// What durability costs: `node dist/bench/persistence.js [--quick] [--rounds N]`
 //
 //  1. QoS 1 throughput to a persistent subscriber, broker in a child process, persistence off (memory) and on
-//     (LMDB): every PUBACK then waits for the commit of the message to the subscriber's session.
+//     (LMDB): every PUBACK then waits for the commit of the message to the subscriber's session. The broker (and
+//     its writer thread) runs pinned to CPU 0, this process to CPU 1; each shape runs N rounds (3, 2 with
+//     --quick), off and on interleaved, and the medians are compared, with the broker's CPU time per message.
 //  2. Fan-out: one message written for 1,000 persistent sessions, stored once and shared versus copied.
 //  3. Restart: 100,000 sessions with 1,000,000 queued messages (built through the store API), then the time
 //     and memory (RSS) of opening the store and of a full Broker.start() on it, in a fresh process.
 // Goal (issue #4): persistence costs at most half of in-memory QoS 1 throughput; restart < 5 s, memory bounded.
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BenchClient, type BenchClientEvents } from '../src/bench/client.js';
@@ -17,13 +19,41 @@ import { newRunId } from '../src/bench/payload.js';
 import { Broker } from '../src/broker/broker.js';
 import { LmdbStore } from '../src/store/lmdb/index.js';
 import type { QueuedMessage } from '../src/store/types.js';
+import { cpuSeconds, hasTaskset } from './peers.js';
 
 const quick = process.argv.includes('--quick');
+const roundsIndex = process.argv.indexOf('--rounds');
+const rounds = roundsIndex > 0 ? Math.max(1, Number(process.argv[roundsIndex + 1]) || 1) : quick ? 2 : 3;
 const SELF = fileURLToPath(import.meta.url);
 const SERVER = fileURLToPath(new URL('./starling-server.js', import.meta.url));
 
+// Pin: re-run this script on CPU 1 under taskset, once, so that the broker has CPU 0 to itself (the decision is
+// made here: inside the pinned process only one CPU is visible).
+if (process.env.STARLING_BENCH_CHILD !== '1' && !process.argv.includes('--restart-child')) {
+  const pin = hasTaskset() && cpus().length >= 2;
+  const argv = [SELF, ...process.argv.slice(2)];
+  const result = spawnSync(pin ? 'taskset' : process.execPath, pin ? ['-c', '1', process.execPath, ...argv] : argv, {
+    stdio: 'inherit',
+    env: { ...process.env, STARLING_BENCH_CHILD: '1', STARLING_BENCH_PINNED: pin ? '1' : '0' },
+  });
+  process.exit(result.status ?? 1);
+}
+const pinned = process.env.STARLING_BENCH_PINNED === '1';
+
+/** Brokers still running: killed if this process ends early, never left behind. */
+const live = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of live) child.kill('SIGKILL');
+});
+
 function mb(bytes: number): string {
   return `${(bytes / 1024 / 1024).toFixed(0)} MB`;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
 function delay(ms: number): Promise<void> {
@@ -42,7 +72,12 @@ async function startServer(port: number, dataDir: string | undefined): Promise<C
   // STARLING_BENCH_NODE_ARGS='--cpu-prof' profiles the broker process.
   const nodeArgs = (process.env.STARLING_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const args = [...nodeArgs, SERVER, String(port), ...(dataDir ? ['--persistence', dataDir] : [])];
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  // taskset execs node in the same process, so the child's pid is the broker's.
+  const child = pinned
+    ? spawn('taskset', ['-c', '0', process.execPath, ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
+    : spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  live.add(child);
+  child.once('exit', () => live.delete(child));
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('broker did not start')), 20_000);
     child.stdout!.on('data', (chunk: Buffer) => {
@@ -69,7 +104,7 @@ async function throughput(
   persistent: boolean,
   publishers: number,
   window: number,
-): Promise<{ perSec: number; sent: number; received: number }> {
+): Promise<{ perSec: number; cpuPer100k: number }> {
   const port = await freePort();
   const dir = persistent ? mkdtempSync(join(tmpdir(), 'starling-bench-persist-')) : undefined;
   const server = await startServer(port, dir);
@@ -109,13 +144,14 @@ async function throughput(
     for (const publisher of clients.slice(1)) publisher.publish(window, runId, publisher.index);
     await delay(warmupMs);
     const from = received;
+    const cpuFrom = cpuSeconds(server.pid!);
     const started = performance.now();
     await delay(durationMs);
     const count = received - from;
+    const cpu = cpuSeconds(server.pid!) - cpuFrom;
     const perSec = (count * 1000) / (performance.now() - started);
     running = false;
-    const sent = clients.slice(1).reduce((sum, c) => sum + c.sent, 0);
-    return { perSec, sent, received };
+    return { perSec, cpuPer100k: count > 0 ? (cpu * 100_000) / count : Number.NaN };
   } finally {
     running = false;
     for (const client of clients) client.destroy();
@@ -243,20 +279,46 @@ async function main(): Promise<void> {
   }
   console.log(`Starling persistence benchmark${quick ? ' (quick)' : ''}`);
 
+  console.log(
+    `${rounds} rounds per shape, persistence off and on interleaved; ` +
+      (pinned
+        ? 'broker pinned to CPU 0, generator to CPU 1'
+        : 'NOT pinned (no taskset or a single CPU): broker and generator share the CPUs, figures are noisy'),
+  );
+
   // A publisher's PUBACK waits for the commit, so each publisher's rate is its window / commit latency: more
   // publishers (or wider windows) share each commit. (Kept under the broker's in-flight cap of 1,000 per session.)
   for (const [publishers, window] of [
     [4, 100],
     [8, 100],
   ] as const) {
-    const memory = await throughput(false, publishers, window);
-    const lmdb = await throughput(true, publishers, window);
+    const off: { perSec: number; cpuPer100k: number }[] = [];
+    const on: { perSec: number; cpuPer100k: number }[] = [];
+    for (let round = 0; round < rounds; round++) {
+      // Alternate which goes first, so a drift of the machine's speed does not favour one side.
+      if (round % 2 === 0) {
+        off.push(await throughput(false, publishers, window));
+        on.push(await throughput(true, publishers, window));
+      } else {
+        on.push(await throughput(true, publishers, window));
+        off.push(await throughput(false, publishers, window));
+      }
+    }
     console.log(
-      `\nQoS 1, ${publishers} publishers (window ${window} each, 64-byte payload) -> 1 persistent subscriber:`,
+      `\nQoS 1, ${publishers} publishers (window ${window} each, 64-byte payload) -> 1 persistent subscriber, median of ${rounds}:`,
     );
-    console.log(`  persistence off  ${memory.perSec.toFixed(0).padStart(8)} msg/s`);
-    console.log(`  persistence on   ${lmdb.perSec.toFixed(0).padStart(8)} msg/s`);
-    const ratio = lmdb.perSec / memory.perSec;
+    const line = (label: string, runs: { perSec: number; cpuPer100k: number }[]): number => {
+      const rate = median(runs.map((r) => r.perSec));
+      const cpu = median(runs.map((r) => r.cpuPer100k));
+      const each = runs.map((r) => `${(r.perSec / 1000).toFixed(0)}k`).join(' ');
+      console.log(
+        `  persistence ${label} ${rate.toFixed(0).padStart(8)} msg/s, broker CPU ${cpu.toFixed(3)} s per 100k messages   (runs: ${each})`,
+      );
+      return rate;
+    };
+    const memory = line('off', off);
+    const lmdb = line('on ', on);
+    const ratio = lmdb / memory;
     console.log(`  on/off           ${ratio.toFixed(2)}   (goal >= 0.50: ${ratio >= 0.5 ? 'met' : 'NOT met'})`);
   }
 
