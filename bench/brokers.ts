@@ -5,7 +5,8 @@
 //
 // Options: --repeats N, --brokers starling,mosquitto,aedes, --scenarios id,id, --json FILE,
 // --docs / --no-docs (write docs/performance.md; default on for full runs, off for --quick),
-// --cpu-prof DIR (run the Node brokers with --cpu-prof, profiles written to DIR when they stop).
+// --cpu-prof DIR (run the Node brokers with --cpu-prof, profiles written to DIR when they stop),
+// --node-flags '--flag ...' (more Node/V8 flags for the Node brokers, e.g. to compare heap settings).
 //
 // Brokers run as child processes pinned to CPU 0, the generator (this process) to CPU 1. Brokers are
 // interleaved (A B C A B C ...) within each scenario; the table shows medians and Starling's ratios.
@@ -40,6 +41,7 @@ const { values: args } = parseArgs({
     'no-docs': { type: 'boolean', default: false },
     'no-relay': { type: 'boolean', default: false },
     'cpu-prof': { type: 'string' },
+    'node-flags': { type: 'string' },
   },
   strict: true,
 });
@@ -47,6 +49,8 @@ const quick = args.quick;
 const repeats = Number(args.repeats ?? (quick ? 1 : 3));
 const writeDocs = args['no-docs'] ? false : (args.docs ?? !quick);
 const idleConnections = quick ? 1000 : 10_000;
+/** Connections opened before the memory measurement starts (see runMemory). */
+const warmConnections = quick ? 500 : 2000;
 const timing = quick
   ? { warmupS: 0.3, durationS: 1, drainTimeoutS: 5 }
   : { warmupS: 1, durationS: 5, drainTimeoutS: 15 };
@@ -56,7 +60,7 @@ const PAYLOAD = 64;
 // made here, because inside the pinned process only one CPU is visible.
 const cpus = os.cpus().length;
 if (process.env.STARLING_BENCH_CHILD !== '1') {
-  const need = idleConnections + 1000;
+  const need = idleConnections + warmConnections + 1000;
   const script = fileURLToPath(import.meta.url);
   const argv = [process.execPath, script, ...process.argv.slice(2)].map((a) => `'${a.replaceAll("'", "'\\''")}'`);
   const pin = hasTaskset() && cpus >= 2;
@@ -70,7 +74,7 @@ if (process.env.STARLING_BENCH_CHILD !== '1') {
 const pinned = process.env.STARLING_BENCH_PINNED === '1';
 const brokerCpu = pinned ? 0 : undefined;
 const fdLimit = openFilesLimit();
-if (fdLimit < idleConnections + 200) {
+if (fdLimit < idleConnections + warmConnections + 200) {
   process.stderr.write(
     `brokers: ${idleConnections} idle connections need at least ${idleConnections + 200} open files, but ulimit -n is ${fdLimit}` +
       ' and the hard limit does not allow more. Raise it (ulimit -Hn as root, or /etc/security/limits.conf) and retry.\n',
@@ -149,7 +153,10 @@ interface Measurement {
 const brokers = args.brokers.split(',').map((b) => b.trim()) as BrokerName[];
 const selected = args.scenarios ? SCENARIOS.filter((s) => args.scenarios!.split(',').includes(s.id)) : SCENARIOS;
 const withRelay = !args['no-relay'];
-const nodeFlags = args['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', args['cpu-prof']] : [];
+const nodeFlags = [
+  ...(args['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', args['cpu-prof']] : []),
+  ...(args['node-flags'] ?? '').split(' ').filter(Boolean),
+];
 
 function log(line: string): void {
   process.stderr.write(`${line}\n`);
@@ -203,29 +210,46 @@ async function runTraffic(s: Scenario, broker: RunningBroker): Promise<Measureme
   return { ...base, values: [summary.receivedPerSec, Math.round(perCpu)] };
 }
 
+/**
+ * Memory per idle connection, as the marginal cost: RSS after `idleConnections` more connections minus RSS with a
+ * first `warmConnections` open, divided by the number added. The first set pays what a process pays once whatever
+ * its load (a Node broker's young generation growing to its working size, code compiled on first use); what is
+ * left grows with every connection. Both RSS figures are reported too.
+ */
 async function runMemory(broker: RunningBroker): Promise<Measurement> {
   await new Promise((resolve) => setTimeout(resolve, 500));
-  const before = rssBytes(broker.pid);
+  const settle = () => new Promise((resolve) => setTimeout(resolve, quick ? 500 : 2000));
+  const start = rssBytes(broker.pid);
+  const warm = new ConnectionSet();
   const set = new ConnectionSet();
+  const options = {
+    url: new URL(`mqtt://127.0.0.1:${broker.port}`),
+    protocolVersion: 4 as const,
+    parallel: 200,
+    keepAlive: 600,
+    connectTimeoutMs: 20_000,
+  };
   try {
-    await set.open({
-      url: new URL(`mqtt://127.0.0.1:${broker.port}`),
-      protocolVersion: 4,
-      connections: idleConnections,
-      parallel: 200,
-      clientIdPrefix: 'bench-idle',
-      keepAlive: 600,
-      connectTimeoutMs: 20_000,
-    });
-    await new Promise((resolve) => setTimeout(resolve, quick ? 500 : 2000));
+    await warm.open({ ...options, connections: warmConnections, clientIdPrefix: 'bench-warm' });
+    await settle();
+    const before = rssBytes(broker.pid);
+    await set.open({ ...options, connections: idleConnections, clientIdPrefix: 'bench-idle' });
+    await settle();
     const after = rssBytes(broker.pid);
     const connected = set.connected;
-    if (set.failures > 0 || connected < idleConnections) {
-      return { values: [], losses: 0, note: `${set.failures} connect failures (${set.firstError ?? ''})` };
+    if (warm.failures + set.failures > 0 || connected < idleConnections || warm.connected < warmConnections) {
+      const failures = warm.failures + set.failures;
+      return { values: [], losses: 0, note: `${failures} connect failures (${warm.firstError ?? set.firstError ?? ''})` };
     }
-    return { values: [Math.round((after - before) / connected)], losses: 0 };
+    const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+    return {
+      values: [Math.round((after - before) / connected)],
+      losses: 0,
+      note: `RSS ${mb(start)} at start, ${mb(before)} with ${warmConnections}, ${mb(after)} with ${warmConnections + connected}`,
+    };
   } finally {
     await set.close();
+    await warm.close();
   }
 }
 
@@ -296,7 +320,7 @@ async function main(): Promise<number> {
           broker = await startBroker(b, { persistence: s.persistence ?? false, cpu: brokerCpu, nodeFlags });
           const m = await runMemory(broker);
           record(s, b, m);
-          log(`  ${s.id} #${r + 1} ${b}: ${m.values[0] ?? m.note} bytes/connection`);
+          log(`  ${s.id} #${r + 1} ${b}: ${m.values[0] ?? '-'} bytes/connection (${m.note ?? ''})`);
         } catch (err) {
           const note = err instanceof Unsupported ? 'n/a' : (err as Error).message.split('\n')[0]!;
           record(s, b, { values: [], losses: 0, note });
@@ -411,6 +435,8 @@ function updateDocs(table: string, failures: string[], elapsed: number): void {
     '',
     '¹ The generator against a trivial relay (bench/relay-server.ts: forwards raw PUBLISH bytes to every subscriber, no',
     'topic matching): what the generator itself can drive. ² Median CPU in the window, percent of one core, broker/generator.',
+    `Memory per idle connection: RSS growth while ${idleConnections.toLocaleString('en-US')} idle MQTT 3.1.1 connections are added to a broker that`,
+    `already holds ${warmConnections.toLocaleString('en-US')}, divided by ${idleConnections.toLocaleString('en-US')} (what a process pays once, e.g. a Node heap growing to its working size, is in the first set).`,
     '',
     failures.length > 0 ? `QoS 1/2 losses: ${failures.join('; ')}` : 'QoS 1/2 losses: 0 in every run.',
     '<!-- brokers:end -->',

@@ -44,13 +44,14 @@ export class Connection implements KeepAliveTarget {
   readonly broker: Broker;
   readonly stream: Duplex;
   readonly meta: ConnectionMeta;
-  readonly decoder: Decoder;
+  readonly decoder: Decoder<Connection>;
   state: ConnectionState = 'awaitConnect';
   version: ProtocolVersion = 4;
   clientId = '';
   username: string | undefined;
   session: Session | undefined;
-  hookClient: HookClient | undefined;
+  /** What hooks see of the client: undefined before CONNECT got that far, null until first asked for. */
+  #hookClient: HookClient | null | undefined;
   /** Keep Alive bookkeeping for the broker's sweep (0: not enforced). */
   lastActivity = 0;
   keepAliveLimitMs = 0;
@@ -112,9 +113,11 @@ export class Connection implements KeepAliveTarget {
     this.meta = meta;
     // Until CONNACK, only a CONNECT-sized packet is accepted: an unauthenticated peer cannot make us buffer more.
     const config = broker.config;
-    this.decoder = new Decoder(this.#dispatch, {
-      maximumPacketSize: Math.min(config.maxPacketSize, config.maxConnectPacketSize),
-    });
+    this.decoder = new Decoder<Connection>(
+      Connection.#dispatch,
+      { maximumPacketSize: Math.min(config.maxPacketSize, config.maxConnectPacketSize) },
+      this,
+    );
     // One set of listener functions for every connection, finding theirs on the stream: no closures per connection.
     (stream as Carrier)[CONNECTION] = this;
     stream.on('data', Connection.#onStreamData);
@@ -127,6 +130,31 @@ export class Connection implements KeepAliveTarget {
     // A connection that sends no CONNECT in time is closed (MQTT 3.1.4 non-normative, Mosquitto and EMQX do it).
     this.#connectTimer = setTimeout(Connection.#onConnectTimeout, broker.config.connectTimeoutMs, this);
     this.#connectTimer.unref?.();
+  }
+
+  /** The client as hooks and 'published' observers see it; undefined until its CONNECT was accepted for processing. */
+  get hookClient(): HookClient | undefined {
+    if (this.#hookClient !== null) return this.#hookClient;
+    const client: HookClient = {
+      clientId: this.clientId,
+      username: this.username,
+      protocolVersion: this.version,
+      remoteAddress: this.meta.remoteAddress,
+      listener: this.meta.listener,
+    };
+    this.#hookClient = client;
+    return client;
+  }
+
+  /** From now on hooks may ask for the client (made on first use: most connections never meet a hook). */
+  describeClient(): void {
+    if (this.#hookClient === undefined) this.#hookClient = null;
+  }
+
+  /** The username authentication settled on. */
+  setUsername(username: string | undefined): void {
+    this.username = username;
+    if (this.#hookClient) this.#hookClient.username = username;
   }
 
   /** Connected: CONNACK sent, packets flow. */
@@ -404,7 +432,12 @@ export class Connection implements KeepAliveTarget {
     this.#fail(error);
   }
 
-  readonly #dispatch = (packet: Packet): void => {
+  /** The decoder's packet callback, one function for every connection (no closure per connection). */
+  static #dispatch(packet: Packet, connection: Connection): void {
+    connection.#dispatchPacket(packet);
+  }
+
+  #dispatchPacket(packet: Packet): void {
     // Packets after a DISCONNECT or a refusal in the same chunk are not processed [MQTT-3.1.4-6].
     if (this.state === 'closed') return;
     if (this.state === 'authenticating') {
@@ -427,7 +460,7 @@ export class Connection implements KeepAliveTarget {
       return;
     }
     this.#handle(packet);
-  };
+  }
 
   #handle(packet: Packet): void {
     switch (packet.type) {

@@ -36,6 +36,8 @@ export interface InflightEntry {
 /** What a session without subscriptions or messages in flight shows: never written to. */
 const NONE: ReadonlyMap<never, never> = new Map<never, never>();
 const NO_IDS: ReadonlySet<never> = new Set<never>();
+/** The queue of every session that has queued nothing (never written: the first push replaces it). */
+const NO_ENTRIES: QueueEntry[] = Object.freeze([]) as unknown as QueueEntry[];
 
 /** A message waiting for the session's client (offline, socket full, or Receive Maximum reached). */
 export interface QueueEntry {
@@ -95,7 +97,7 @@ export class Session {
   ended = false;
 
   readonly #host: SessionHost;
-  #queue: QueueEntry[] = [];
+  #queue: QueueEntry[] = NO_ENTRIES;
   #queueHead = 0;
   #queuedBytes = 0;
   /** Bytes of the messages in the in-flight window, bounded by maxQueuedBytes like the queue's. */
@@ -276,7 +278,11 @@ export class Session {
       // Encoded for this session only: keep the payload, not its encoding.
       dropForms(entry.message);
     }
-    if (this.#queueHead > 256 && this.#queueHead * 2 > this.#queue.length) {
+    if (this.#queueHead === this.#queue.length) {
+      // Drained: a session that is idle again holds no array.
+      this.#queue = NO_ENTRIES;
+      this.#queueHead = 0;
+    } else if (this.#queueHead > 256 && this.#queueHead * 2 > this.#queue.length) {
       this.#queue = this.#queue.slice(this.#queueHead);
       this.#queueHead = 0;
     }
@@ -478,7 +484,7 @@ export class Session {
     this.#inflightBytes = 0;
     this.detach();
     this.#incomingQos2 = undefined;
-    this.#queue = [];
+    this.#queue = NO_ENTRIES;
     this.#queueHead = 0;
     this.#queuedBytes = 0;
   }
@@ -620,10 +626,15 @@ export class Session {
     this.#host.store.enqueue(this.clientId, this.#queued(entry));
     if (this.#queueState === 'loading') {
       if (this.#firstPendingSeq === 0) this.#firstPendingSeq = entry.seq;
-      this.#queue.push(entry);
+      this.#push(entry);
       this.#queuedBytes += messageBytes(message);
     }
     return true;
+  }
+
+  #push(entry: QueueEntry): void {
+    if (this.#queue === NO_ENTRIES) this.#queue = [entry];
+    else this.#queue.push(entry);
   }
 
   #sendNew(
@@ -679,7 +690,7 @@ export class Session {
     }
     ownPayload(message);
     const entry: QueueEntry = { seq: this.#nextSeq++, message, qos, retain, subscriptionIdentifiers, group };
-    this.#queue.push(entry);
+    this.#push(entry);
     this.#queuedBytes += bytes;
     if (!this.persistent) return false;
     this.#host.store.enqueue(this.clientId, this.#queued(entry));

@@ -24,16 +24,21 @@ const MAX_HEADER = 5;
 /** The largest buffer allocated for a split packet before its bytes arrive. */
 const INITIAL_PARTIAL = 64 * 1024;
 
-export class Decoder {
+/**
+ * `context` is handed to every onPacket call, so that one function can serve many decoders (a server's
+ * connections) without a closure per decoder.
+ */
+export class Decoder<C = undefined> {
   /** Known protocol level; decoding a CONNECT sets it. */
   protocolVersion: ProtocolVersion | undefined;
   /** Largest whole packet accepted, checked from the fixed header before the body is buffered. */
   maximumPacketSize: number;
 
-  private readonly onPacket: (packet: Packet) => void;
+  private readonly onPacket: (packet: Packet, context: C) => void;
+  private readonly context: C;
   private readonly reader = new PacketReader();
-  /** A fixed header split across chunks. */
-  private readonly header = Buffer.alloc(MAX_HEADER);
+  /** A fixed header split across chunks; made when one first is (an idle connection holds none). */
+  private header: Buffer | null = null;
   private headerFilled = 0;
   /** A packet split across chunks: its bytes so far, and its whole length from the fixed header. */
   private partial: Buffer | null = null;
@@ -43,8 +48,9 @@ export class Decoder {
   private failure: MqttError | null = null;
   private inCallback = false;
 
-  constructor(onPacket: (packet: Packet) => void, options?: DecoderOptions) {
+  constructor(onPacket: (packet: Packet, context: C) => void, options?: DecoderOptions, context?: C) {
     this.onPacket = onPacket;
+    this.context = context as C;
     this.protocolVersion = options?.protocolVersion;
     this.maximumPacketSize = options?.maximumPacketSize ?? MAX_PACKET_SIZE;
   }
@@ -99,7 +105,7 @@ export class Decoder {
 
     if (this.partial === null && this.headerFilled > 0) {
       // Complete a fixed header that began in an earlier chunk, one byte at a time.
-      const header = this.header;
+      const header = this.header!;
       while (this.partial === null && pos < length) {
         header[this.headerFilled++] = chunk[pos++]!;
         const total = this.packetLength(header, 0, this.headerFilled);
@@ -128,6 +134,7 @@ export class Decoder {
       const total = this.packetLength(chunk, pos, length);
       if (total === 0) {
         // The fixed header itself is split: keep its bytes (at most four, or packetLength had thrown).
+        if (this.header === null) this.header = Buffer.alloc(MAX_HEADER);
         chunk.copy(this.header, 0, pos, length);
         this.headerFilled = length - pos;
         return;
@@ -204,7 +211,7 @@ export class Decoder {
     const packet = this.reader.read(first, buf, start, end, this.protocolVersion);
     if (packet.type === 'connect') this.protocolVersion = packet.protocolVersion;
     this.inCallback = true;
-    this.onPacket(packet);
+    this.onPacket(packet, this.context);
     this.inCallback = false;
   }
 }

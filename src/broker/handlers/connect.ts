@@ -117,13 +117,7 @@ export function handleConnect(connection: Connection, packet: ConnectPacket): vo
   }
   connection.connectSessionExpiry = sessionExpiry;
 
-  connection.hookClient = {
-    clientId,
-    username: packet.username,
-    protocolVersion: packet.protocolVersion,
-    remoteAddress: connection.meta.remoteAddress,
-    listener: connection.meta.listener,
-  };
+  connection.describeClient();
 
   const accept = (extra: Properties | undefined, username: string | undefined): void => {
     if (connection.state !== 'authenticating') return;
@@ -137,8 +131,7 @@ export function handleConnect(connection: Connection, packet: ConnectPacket): vo
 
   const finishConnect = (extra: Properties | undefined, username: string | undefined): void => {
     if (username !== undefined) {
-      connection.username = username;
-      if (connection.hookClient) connection.hookClient.username = username;
+      connection.setUsername(username);
     }
     const connack: Properties | undefined = v5 ? { ...extra } : undefined;
     if (connack) {
@@ -188,7 +181,7 @@ export function handleConnect(connection: Connection, packet: ConnectPacket): vo
       }
     };
     connection.runAuth({
-      client: connection.hookClient,
+      client: connection.hookClient!,
       method,
       data: properties?.authenticationData,
       step: 'connect',
