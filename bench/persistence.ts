@@ -1,4 +1,4 @@
-// What durability costs: `node dist/bench/persistence.js [--quick] [--rounds N]`
+// What durability costs: `node dist/bench/persistence.js [--quick] [--rounds N] [--qos1-only]`
 //
 //  1. QoS 1 throughput to a persistent subscriber, broker in a child process, persistence off (memory) and on
 //     (LMDB): every PUBACK then waits for the commit of the message to the subscriber's session. The broker (and
@@ -322,6 +322,7 @@ async function main(): Promise<void> {
     console.log(`  on/off           ${ratio.toFixed(2)}   (goal >= 0.50: ${ratio >= 0.5 ? 'met' : 'NOT met'})`);
   }
 
+  if (process.argv.includes('--qos1-only')) return;
   const shared = await fanOut(256);
   const copied = await fanOut(Number.POSITIVE_INFINITY);
   console.log('\nFan-out of a 1 KiB message to 1,000 persistent sessions (one commit per message):');

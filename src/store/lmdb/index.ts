@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { serialize } from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import { type Database, open, type RootDatabase } from 'lmdb';
 import { MqttError } from '../../protocol/errors.js';
@@ -15,7 +16,20 @@ import type {
 } from '../types.js';
 import { checkDataFile, damagedError, walkInChild } from './check.js';
 import {
+  type Body,
+  ByteWriter,
+  PropertiesCodec,
+  readBody,
+  readInflight,
+  readQueued,
+  writeBody,
+  writeInflight,
+  writeQueued,
+} from './codec.js';
+import {
   AFTER_ALL,
+  BODY,
+  DEFINE_ID,
   DELETE_INCOMING,
   DELETE_INFLIGHT,
   DELETE_RETAINED,
@@ -24,16 +38,17 @@ import {
   DEQUEUE,
   ENQUEUE,
   hasKeys,
-  type InflightValue,
-  type MessageBody,
+  type InflightValueV1,
+  type MessageBodyV1,
   NOOP,
+  openTables,
   PUT_INCOMING,
   PUT_INFLIGHT,
   PUT_RETAINED,
   PUT_SESSION,
   PUT_SUBSCRIPTION,
   part,
-  type QueueValue,
+  type QueueValueV1,
   range,
   TABLES,
   type Table,
@@ -42,8 +57,11 @@ import {
 import { DirectoryLock } from './lock.js';
 import type { WriterData, WriterReply, WriterRequest } from './writer.js';
 
-/** The layout written by this code. Bump it (and migrate in open()) when a table's layout changes. */
-export const FORMAT_VERSION = 1;
+/**
+ * The layout written by this code. Bump it (and migrate in open()) when a table's layout changes.
+ * 2: queue, in-flight and shared message rows in the binary forms of codec.ts (1: msgpack objects).
+ */
+export const FORMAT_VERSION = 2;
 
 export interface LmdbStoreOptions {
   /**
@@ -77,6 +95,9 @@ interface Deferred {
 }
 
 const RESOLVED = Promise.resolve();
+const EMPTY = Buffer.alloc(0);
+/** Batch buffers up to this size are kept for the next batches; a larger one (a burst) is let go. */
+const SPARE_MAX_BYTES = 4 * 1024 * 1024;
 /**
  * Batches on the writer thread at once. One: the next batch collects while the disk syncs and is written whole
  * (measured: handing a second one over early makes smaller transactions, each with its own sync, and is slower).
@@ -107,10 +128,21 @@ export class LmdbStore implements Store {
   /** Writes on this thread when there is no writer thread. */
   #writer: Writer | undefined;
 
-  /** The batch being collected: four slots per operation (op, client id or topic, argument, shared id). */
-  #ops: unknown[] = [];
-  /** Position in #ops of the last put of each queue/in-flight row in the batch, so a later write can cancel it. */
-  #rows = new Map<string, number>();
+  /** The batch being collected, as records in one buffer (codec.ts). */
+  #out = new ByteWriter();
+  /** Buffers of written batches, back from the writer, for the next ones. */
+  #spare: Buffer[] = [];
+  /** Client ids of the batch by their index in it (each is sent once per batch). */
+  #ids = new Map<string, number>();
+  #lastId: string | undefined;
+  #lastIndex = 0;
+  /**
+   * Offset of the last put of each in-flight row in the batch (key: client index * 65536 + packet id), and of
+   * each queue row per client index (key: seq), so a later write of the row can cancel it.
+   */
+  #inflightRows = new Map<number, number>();
+  #queueRows: (Map<number, number> | undefined)[] = [];
+  readonly #properties = new PropertiesCodec();
   /** Resolved when the collected batch is durable; made when someone waits for it. */
   #batch: Deferred | undefined;
   #scheduled = false;
@@ -180,7 +212,7 @@ export class LmdbStore implements Store {
   }
 
   commit(): Promise<void> {
-    if (this.#ops.length > 0) {
+    if (this.#out.length > 0) {
       if (!this.#batch) this.#batch = deferred();
       return this.#batch.promise;
     }
@@ -203,11 +235,12 @@ export class LmdbStore implements Store {
   }
 
   putSession(record: SessionRecord): void {
-    this.#push(PUT_SESSION, record.clientId, record, 0);
+    this.#object(PUT_SESSION, this.#begin(record.clientId), record);
   }
 
   deleteSession(clientId: string): void {
-    this.#push(DELETE_SESSION, clientId, undefined, 0);
+    const out = this.#out;
+    out.end(out.start(DELETE_SESSION, this.#begin(clientId)));
   }
 
   // ---- subscriptions ----
@@ -220,19 +253,31 @@ export class LmdbStore implements Store {
   }
 
   putSubscription(clientId: string, subscription: SubscriptionRecord): void {
-    this.#push(PUT_SUBSCRIPTION, clientId, subscription, 0);
+    this.#object(PUT_SUBSCRIPTION, this.#begin(clientId), subscription);
   }
 
   deleteSubscription(clientId: string, topicFilter: string): void {
-    this.#push(DELETE_SUBSCRIPTION, clientId, topicFilter, 0);
+    this.#text(DELETE_SUBSCRIPTION, this.#begin(clientId), topicFilter);
   }
 
   // ---- queue ----
 
   enqueue(clientId: string, message: QueuedMessage): void {
-    const row = `q${message.seq}\u0000${clientId}`;
-    this.#cancel(row);
-    this.#rows.set(row, this.#push(ENQUEUE, clientId, message, this.#shareId(message)));
+    const index = this.#begin(clientId);
+    let rows = this.#queueRows[index];
+    if (rows === undefined) {
+      rows = new Map();
+      this.#queueRows[index] = rows;
+    } else {
+      this.#cancel(rows.get(message.seq));
+    }
+    const shared = this.#shareId(message);
+    const out = this.#out;
+    const at = out.start(ENQUEUE, index);
+    out.f64(message.seq);
+    writeQueued(out, message, shared, this.#properties);
+    out.end(at);
+    rows.set(message.seq, at);
   }
 
   async readQueue(clientId: string, fromSeq: number, limit: number): Promise<QueuedMessage[]> {
@@ -242,35 +287,60 @@ export class LmdbStore implements Store {
     const key = part(clientId);
     for (const { key: k, value } of this.#db.queue.getRange({ start: [key, fromSeq], end: [key, AFTER_ALL], limit })) {
       const seq = (k as [string, number])[1];
-      const message = this.#queued(seq, value as QueueValue);
+      const message = this.#queued(seq, value as Buffer);
       if (message) out.push(message);
     }
     return out;
   }
 
   dequeue(clientId: string, seq: number): void {
-    this.#cancel(`q${seq}\u0000${clientId}`);
-    this.#push(DEQUEUE, clientId, seq, 0);
+    const index = this.#begin(clientId);
+    const rows = this.#queueRows[index];
+    if (rows !== undefined) {
+      const earlier = rows.get(seq);
+      if (earlier !== undefined) {
+        this.#cancel(earlier);
+        rows.delete(seq);
+      }
+    }
+    const out = this.#out;
+    const at = out.start(DEQUEUE, index);
+    out.f64(seq);
+    out.end(at);
   }
 
   // ---- in flight ----
 
   putInflight(clientId: string, record: InflightRecord): void {
-    const row = `i${record.packetId}\u0000${clientId}`;
-    this.#cancel(row);
-    this.#rows.set(row, this.#push(PUT_INFLIGHT, clientId, record, record.message ? this.#shareId(record.message) : 0));
+    const index = this.#begin(clientId);
+    const row = index * 65536 + record.packetId;
+    const rows = this.#inflightRows;
+    this.#cancel(rows.get(row));
+    const shared = record.message ? this.#shareId(record.message) : 0;
+    const out = this.#out;
+    const at = out.start(PUT_INFLIGHT, index);
+    out.u16(record.packetId);
+    writeInflight(out, record, shared, this.#properties);
+    out.end(at);
+    rows.set(row, at);
   }
 
   deleteInflight(clientId: string, packetId: number): void {
-    this.#cancel(`i${packetId}\u0000${clientId}`);
-    this.#push(DELETE_INFLIGHT, clientId, packetId, 0);
+    const index = this.#begin(clientId);
+    const row = index * 65536 + packetId;
+    const earlier = this.#inflightRows.get(row);
+    if (earlier !== undefined) {
+      this.#cancel(earlier);
+      this.#inflightRows.delete(row);
+    }
+    this.#packetId(DELETE_INFLIGHT, index, packetId);
   }
 
   async getInflight(clientId: string): Promise<InflightRecord[]> {
     await this.#settle();
     const out: InflightRecord[] = [];
     for (const { key, value } of this.#db.inflight.getRange(range(clientId))) {
-      const record = this.#inflight((key as [string, number])[1], value as InflightValue);
+      const record = this.#inflight((key as [string, number])[1], value as Buffer);
       if (record) out.push(record);
     }
     return out.sort(bySeq);
@@ -279,11 +349,11 @@ export class LmdbStore implements Store {
   // ---- inbound QoS 2 ----
 
   putIncomingQos2(clientId: string, packetId: number): void {
-    this.#push(PUT_INCOMING, clientId, packetId, 0);
+    this.#packetId(PUT_INCOMING, this.#begin(clientId), packetId);
   }
 
   deleteIncomingQos2(clientId: string, packetId: number): void {
-    this.#push(DELETE_INCOMING, clientId, packetId, 0);
+    this.#packetId(DELETE_INCOMING, this.#begin(clientId), packetId);
   }
 
   async getIncomingQos2(clientId: string): Promise<number[]> {
@@ -296,11 +366,11 @@ export class LmdbStore implements Store {
   // ---- retained ----
 
   putRetained(message: StoredMessage): void {
-    this.#push(PUT_RETAINED, message.topic, message, 0);
+    this.#object(PUT_RETAINED, this.#begin(undefined), message);
   }
 
   deleteRetained(topic: string): void {
-    this.#push(DELETE_RETAINED, topic, undefined, 0);
+    this.#text(DELETE_RETAINED, this.#begin(undefined), topic);
   }
 
   async loadRetained(): Promise<StoredMessage[]> {
@@ -342,7 +412,7 @@ export class LmdbStore implements Store {
           'Starling will not write into it: choose another data directory',
       );
     }
-    for (const table of TABLES) this.#db[table] = env.openDB(table, {});
+    this.#db = openTables(env);
     const format = this.#db.meta.get('format') as unknown;
     if (format === undefined) {
       for (const table of TABLES) {
@@ -353,6 +423,8 @@ export class LmdbStore implements Store {
         );
       }
       env.transactionSync(() => this.#db.meta.put('format', FORMAT_VERSION));
+    } else if (format === 1) {
+      this.#migrateFromVersion1(env);
     } else if (format !== FORMAT_VERSION) {
       throw new MqttError(
         ReasonCode.UnspecifiedError,
@@ -400,25 +472,54 @@ export class LmdbStore implements Store {
 
   // ---- writing ----
 
-  /** Adds an operation to the batch; returns its position. */
-  #push(op: number, id: string, argument: unknown, shared: number): number {
+  /**
+   * Every write starts here: the batch is scheduled to go at the end of this event-loop turn, and the client id
+   * gets its index in the batch (sent once per batch). Returns the index (0 when there is no client id).
+   */
+  #begin(clientId: string | undefined): number {
     if (this.#state !== 'open') throw new Error(`LmdbStore: write while ${this.#state}`);
-    const at = this.#ops.length;
-    this.#ops.push(op, id, argument, shared);
     if (!this.#scheduled) {
       this.#scheduled = true;
       setImmediate(this.#endOfTurn);
     }
-    return at;
+    if (clientId === undefined) return 0;
+    if (clientId === this.#lastId) return this.#lastIndex;
+    let index = this.#ids.get(clientId);
+    if (index === undefined) {
+      index = this.#ids.size;
+      this.#ids.set(clientId, index);
+      this.#text(DEFINE_ID, index, clientId);
+    }
+    this.#lastId = clientId;
+    this.#lastIndex = index;
+    return index;
   }
 
-  /** A put of the same queue or in-flight row earlier in the batch is moot: a later put or delete replaces it. */
-  #cancel(row: string): void {
-    const at = this.#rows.get(row);
-    if (at === undefined) return;
-    this.#rows.delete(row);
-    this.#ops[at] = NOOP;
-    this.#ops[at + 2] = undefined;
+  /** A put of the same queue or in-flight row earlier in the batch (at this offset) is moot: a later write replaces it. */
+  #cancel(at: number | undefined): void {
+    if (at !== undefined) this.#out.buf[at + 4] = NOOP;
+  }
+
+  #text(op: number, index: number, text: string): void {
+    const out = this.#out;
+    const at = out.start(op, index);
+    out.text(text);
+    out.end(at);
+  }
+
+  #packetId(op: number, index: number, packetId: number): void {
+    const out = this.#out;
+    const at = out.start(op, index);
+    out.u16(packetId);
+    out.end(at);
+  }
+
+  /** Sessions, subscriptions and retained messages, written now and then, go as structured clones. */
+  #object(op: number, index: number, value: object): void {
+    const out = this.#out;
+    const at = out.start(op, index);
+    out.bytes(serialize(value));
+    out.end(at);
   }
 
   readonly #endOfTurn = (): void => {
@@ -429,8 +530,8 @@ export class LmdbStore implements Store {
   /** Reads see every write issued before them. */
   async #settle(): Promise<void> {
     if (this.#state !== 'open') throw new Error(`LmdbStore: read while ${this.#state}`);
-    while (this.#ops.length > 0 || this.#writing.length > 0) {
-      if (this.#ops.length > 0 && this.#writing.length < PIPELINE) this.#send();
+    while (this.#out.length > 0 || this.#writing.length > 0) {
+      if (this.#out.length > 0 && this.#writing.length < PIPELINE) this.#send();
       await this.#writing[this.#writing.length - 1]?.promise.catch(noop);
     }
   }
@@ -459,41 +560,67 @@ export class LmdbStore implements Store {
       });
       return 0;
     }
-    if (slot.id === 0) slot.id = this.#nextMessageId++;
+    if (slot.id === 0) {
+      // The body goes once, ahead of the first write that references it.
+      slot.id = this.#nextMessageId++;
+      const out = this.#out;
+      const at = out.start(BODY, 0);
+      out.f64(slot.id);
+      writeBody(out, message, this.#properties);
+      out.end(at);
+    }
     return slot.id;
   }
 
   /** Hands the collected batch to the writer. */
   #send(): void {
-    const ops = this.#ops;
-    if (ops.length === 0) return;
-    this.#ops = [];
-    this.#rows.clear();
+    const out = this.#out;
+    const length = out.length;
+    if (length === 0) return;
+    const buf = out.buf;
+    out.buf = this.#spare.pop() ?? Buffer.allocUnsafeSlow(64 * 1024);
+    out.length = 0;
+    this.#ids.clear();
+    this.#lastId = undefined;
+    this.#inflightRows.clear();
+    this.#queueRows.length = 0;
     const batch = this.#batch ?? deferred();
     this.#batch = undefined;
     this.#batchNumber++;
     this.#writing.push(batch);
     if (this.#failure) {
+      this.#recycle(buf);
       this.#finish(this.#failure);
       return;
     }
     const worker = this.#worker;
     if (worker) {
       worker.ref();
-      worker.postMessage({ type: 'batch', ops } satisfies WriterRequest);
+      // Transferred, not copied: the writer sends it back with its answer.
+      worker.postMessage({ type: 'batch', buffer: buf.buffer as ArrayBuffer, length } satisfies WriterRequest, [
+        buf.buffer as ArrayBuffer,
+      ]);
       return;
     }
+    let failure: Error | undefined;
     try {
-      this.#env!.transactionSync(() => this.#writer!.apply(ops));
-      this.#finish(undefined);
+      this.#env!.transactionSync(() => this.#writer!.apply(buf, length));
     } catch (error) {
-      this.#finish(error as Error);
+      failure = error as Error;
     }
+    this.#recycle(buf);
+    this.#finish(failure);
+  }
+
+  #recycle(buf: Buffer): void {
+    if (this.#spare.length < 2 && buf.length <= SPARE_MAX_BYTES) this.#spare.push(buf);
   }
 
   readonly #onWritten = (reply: WriterReply): void => {
+    if (reply.type === 'ready') return;
+    this.#recycle(Buffer.from(reply.buffer));
     if (reply.type === 'written') this.#finish(undefined);
-    else if (reply.type === 'failed') this.#finish(Object.assign(new Error(reply.message), { stack: reply.stack }));
+    else this.#finish(Object.assign(new Error(reply.message), { stack: reply.stack }));
   };
 
   readonly #onWriterError = (error: Error): void => {
@@ -516,58 +643,109 @@ export class LmdbStore implements Store {
       this.#last = RESOLVED;
       batch.resolve();
     }
-    if (this.#ops.length > 0 && this.#writing.length < PIPELINE) this.#send();
+    if (this.#out.length > 0 && this.#writing.length < PIPELINE) this.#send();
     else if (this.#writing.length === 0) this.#worker?.unref();
   }
 
   // ---- reading ----
 
-  #body(messageId: number): MessageBody | undefined {
-    const body = this.#db.messages.get(messageId) as MessageBody | undefined;
-    if (!body) this.#logger?.error({ dir: this.dir, messageId }, 'a queued message references a missing body; skipped');
-    return body;
+  #body(messageId: number): Body | undefined {
+    const row = this.#db.messages.get(messageId) as Buffer | undefined;
+    if (!row) {
+      this.#logger?.error({ dir: this.dir, messageId }, 'a queued message references a missing body; skipped');
+      return undefined;
+    }
+    return readBody(row, 0);
   }
 
-  #queued(seq: number, value: QueueValue): QueuedMessage | undefined {
-    let source: MessageBody = value as MessageBody;
-    if (value.m !== undefined) {
-      const body = this.#body(value.m);
-      if (!body) return undefined;
-      source = body;
-    }
+  #queued(seq: number, value: Buffer): QueuedMessage | undefined {
+    const parts = readQueued(value);
+    const body = parts.shared ? this.#body(parts.shared) : parts.body;
+    if (!body) return undefined;
     const message: QueuedMessage = {
-      topic: source.topic,
-      payload: source.payload,
-      qos: value.qos,
-      retain: value.retain,
+      topic: body.topic,
+      payload: body.payload,
+      qos: parts.qos,
+      retain: parts.retain,
       seq,
     };
-    if (source.properties !== undefined) message.properties = source.properties;
-    if (source.expiresAt !== undefined) message.expiresAt = source.expiresAt;
-    if (value.subscriptionIdentifiers !== undefined) message.subscriptionIdentifiers = value.subscriptionIdentifiers;
+    if (body.properties !== undefined) message.properties = body.properties;
+    if (body.expiresAt !== undefined) message.expiresAt = body.expiresAt;
+    if (parts.subscriptionIdentifiers !== undefined) message.subscriptionIdentifiers = parts.subscriptionIdentifiers;
     return message;
   }
 
-  #inflight(packetId: number, value: InflightValue): InflightRecord | undefined {
+  #inflight(packetId: number, value: Buffer): InflightRecord | undefined {
+    const parts = readInflight(value);
     const record: InflightRecord = {
       packetId,
-      seq: value.seq,
-      state: value.state,
-      qos: value.qos,
-      retain: value.retain,
+      seq: parts.seq,
+      state: parts.state,
+      qos: parts.qos,
+      retain: parts.retain,
     };
-    if (value.message !== undefined) {
-      record.message = value.message;
-    } else if (value.m !== undefined) {
-      const body = this.#body(value.m);
+    if (parts.messageQos !== undefined) {
+      const body = parts.shared ? this.#body(parts.shared) : parts.body;
       if (!body) return undefined;
-      const message: StoredMessage = { topic: body.topic, payload: body.payload, qos: value.mq!, retain: value.mr! };
+      const message: StoredMessage = {
+        topic: body.topic,
+        payload: body.payload,
+        qos: parts.messageQos,
+        retain: parts.messageRetain!,
+      };
       if (body.properties !== undefined) message.properties = body.properties;
       if (body.expiresAt !== undefined) message.expiresAt = body.expiresAt;
       record.message = message;
     }
-    if (value.subscriptionIdentifiers !== undefined) record.subscriptionIdentifiers = value.subscriptionIdentifiers;
+    if (parts.subscriptionIdentifiers !== undefined) record.subscriptionIdentifiers = parts.subscriptionIdentifiers;
     return record;
+  }
+
+  /** Rewrites the queue, in-flight and shared message rows of format 1 (msgpack objects) in the binary forms. */
+  #migrateFromVersion1(env: RootDatabase): void {
+    const out = new ByteWriter(Buffer.allocUnsafe(4096));
+    const properties = new PropertiesCodec();
+    const db = this.#db;
+    let rows = 0;
+    env.transactionSync(() => {
+      for (const { key, value } of [...env.openDB('queue', {}).getRange({})]) {
+        const v = value as QueueValueV1;
+        const message: QueuedMessage = {
+          topic: v.topic ?? '',
+          payload: v.payload ?? EMPTY,
+          qos: v.qos,
+          retain: v.retain,
+          seq: 0,
+        };
+        if (v.properties !== undefined) message.properties = v.properties;
+        if (v.expiresAt !== undefined) message.expiresAt = v.expiresAt;
+        if (v.subscriptionIdentifiers !== undefined) message.subscriptionIdentifiers = v.subscriptionIdentifiers;
+        out.length = 0;
+        writeQueued(out, message, v.m ?? 0, properties);
+        db.queue.put(key, out.take());
+        rows++;
+      }
+      for (const { key, value } of [...env.openDB('inflight', {}).getRange({})]) {
+        const v = value as InflightValueV1;
+        const record: InflightRecord = { packetId: 0, seq: v.seq, state: v.state, qos: v.qos, retain: v.retain };
+        if (v.message !== undefined) record.message = v.message;
+        else if (v.m !== undefined) record.message = { topic: '', payload: EMPTY, qos: v.mq!, retain: v.mr! };
+        if (v.subscriptionIdentifiers !== undefined) record.subscriptionIdentifiers = v.subscriptionIdentifiers;
+        out.length = 0;
+        writeInflight(out, record, v.m ?? 0, properties);
+        db.inflight.put(key, out.take());
+        rows++;
+      }
+      for (const { key, value } of [...env.openDB('messages', {}).getRange({})]) {
+        const v = value as MessageBodyV1;
+        out.length = 0;
+        writeBody(out, { ...v, qos: 0, retain: false }, properties);
+        db.messages.put(key, out.take());
+        rows++;
+      }
+      db.meta.put('format', FORMAT_VERSION);
+    });
+    this.#logger?.info({ dir: this.dir, rows }, `data directory migrated from format version 1 to ${FORMAT_VERSION}`);
   }
 }
 

@@ -1,32 +1,34 @@
 import { createHash } from 'node:crypto';
-import type { Database, Key } from 'lmdb';
+import { deserialize } from 'node:v8';
+import type { Database, Key, RootDatabase } from 'lmdb';
 import type { QoS } from '../../protocol/packets.js';
-import type { InflightRecord, InflightState, QueuedMessage, StoredMessage, SubscriptionRecord } from '../types.js';
+import type { InflightState, StoredMessage, SubscriptionRecord } from '../types.js';
+import { HEADER, inflightShared, queuedShared } from './codec.js';
 
 /*
  * Tables (LMDB named databases), keys in LMDB's ordered-binary encoding so ranges follow the access patterns:
  *   meta           'format' -> FORMAT_VERSION
  *   sessions       clientId -> SessionRecord (with its pending will and absolute deadlines)
  *   subscriptions  [clientId, topicFilter] -> SubscriptionRecord
- *   queue          [clientId, seq] -> QueueValue          read in seq ranges, never all at once
- *   inflight       [clientId, packetId] -> InflightValue
+ *   queue          [clientId, seq] -> queue value (binary, codec.ts)   read in seq ranges, never all at once
+ *   inflight       [clientId, packetId] -> in-flight value (binary, codec.ts)
  *   incoming       [clientId, packetId] -> 1               inbound QoS 2 awaiting PUBREL
  *   retained       topic -> StoredMessage
- *   messages       id -> MessageBody                      a message shared by several queue/in-flight entries
+ *   messages       id -> body (binary, codec.ts)          a message shared by several queue/in-flight entries
  *   refs           id -> number of entries referencing it
  * Strings too long for an LMDB key (client ids and topics may reach 65,535 bytes) are keyed by their hash;
  * every value holds what its key abbreviates.
  */
 
-export interface MessageBody {
+/** Format version 1's values (msgpack), read only to migrate a data directory written by it. */
+export interface MessageBodyV1 {
   topic: string;
   payload: Buffer;
   properties?: StoredMessage['properties'];
   expiresAt?: number;
 }
 
-/** A queued message: inline (a QueuedMessage without its seq) or a reference `m` to a shared body. */
-export interface QueueValue {
+export interface QueueValueV1 {
   m?: number;
   topic?: string;
   payload?: Buffer;
@@ -37,8 +39,7 @@ export interface QueueValue {
   subscriptionIdentifiers?: number[];
 }
 
-/** An in-flight record without its packet id; its message inline or as a reference `m` with its qos and retain. */
-export interface InflightValue {
+export interface InflightValueV1 {
   seq: number;
   state: InflightState;
   qos: QoS;
@@ -50,7 +51,7 @@ export interface InflightValue {
   subscriptionIdentifiers?: number[];
 }
 
-// Operations queued between commits, four slots each: op, client id (or topic), argument, shared message id.
+// Batch record ops (codec.ts has the record layout).
 /** A cancelled operation (a later one in the same batch made it moot). */
 export const NOOP = 0;
 export const PUT_SESSION = 1;
@@ -65,6 +66,10 @@ export const PUT_INCOMING = 9;
 export const DELETE_INCOMING = 10;
 export const PUT_RETAINED = 11;
 export const DELETE_RETAINED = 12;
+/** The client id of the record's index, for this batch: its UTF-8 bytes. */
+export const DEFINE_ID = 13;
+/** A shared message body: f64 id, then the body. */
+export const BODY = 14;
 
 export const TABLES = [
   'meta',
@@ -78,6 +83,15 @@ export const TABLES = [
   'refs',
 ] as const;
 export type Table = (typeof TABLES)[number];
+
+/** Tables whose values are the binary forms of codec.ts; the others hold msgpack. */
+const BINARY: ReadonlySet<Table> = new Set<Table>(['queue', 'inflight', 'messages']);
+
+export function openTables(env: RootDatabase): Record<Table, Database> {
+  const db = {} as Record<Table, Database>;
+  for (const table of TABLES) db[table] = env.openDB(table, BINARY.has(table) ? { encoding: 'binary' } : {});
+  return db;
+}
 
 /** Greater than any string or number as the second element of an ordered-binary array key. */
 export const AFTER_ALL = Buffer.from([0xff, 0xff]);
@@ -96,69 +110,80 @@ export class Writer {
     this.#sharing = hasKeys(db.refs);
   }
 
-  /** Applies one batch; call inside a write transaction. */
-  apply(ops: unknown[]): void {
+  /** Applies one batch (`length` bytes of `buf`, see codec.ts); call inside a write transaction. */
+  apply(buf: Buffer, length: number): void {
     const db = this.#db;
     const deltas = new Map<number, number>();
-    const bodies = new Map<number, StoredMessage>();
-    for (let i = 0; i < ops.length; i += 4) {
-      const id = ops[i + 1] as string;
-      const argument = ops[i + 2];
-      const shared = ops[i + 3] as number;
-      switch (ops[i]) {
+    const bodies = new Map<number, Buffer>();
+    const ids: string[] = [];
+    for (let at = 0; at < length; ) {
+      const end = at + buf.readUInt32LE(at);
+      const op = buf[at + 4];
+      const id = ids[buf.readUInt32LE(at + 5)]!;
+      const from = at + HEADER;
+      at = end;
+      switch (op) {
+        case DEFINE_ID:
+          ids[buf.readUInt32LE(from - 4)] = part(buf.toString('utf8', from, end));
+          break;
+        case BODY:
+          bodies.set(buf.readDoubleLE(from), buf.subarray(from + 8, end));
+          break;
         case PUT_SESSION:
-          db.sessions.put(part(id), argument);
+          db.sessions.put(id, deserialize(buf.subarray(from, end)));
           break;
         case DELETE_SESSION:
           this.#deleteSession(id, deltas);
           break;
         case PUT_SUBSCRIPTION: {
-          const subscription = argument as SubscriptionRecord;
-          db.subscriptions.put([part(id), part(subscription.topicFilter)], subscription);
+          const subscription = deserialize(buf.subarray(from, end)) as SubscriptionRecord;
+          db.subscriptions.put([id, part(subscription.topicFilter)], subscription);
           break;
         }
         case DELETE_SUBSCRIPTION:
-          db.subscriptions.remove([part(id), part(argument as string)]);
+          db.subscriptions.remove([id, part(buf.toString('utf8', from, end))]);
           break;
         case ENQUEUE: {
-          const message = argument as QueuedMessage;
-          const key = [part(id), message.seq];
-          if (this.#sharing) this.#release(db.queue.get(key) as QueueValue | undefined, deltas);
-          db.queue.put(key, queueValue(message, shared));
-          if (shared) this.#reference(shared, message, deltas, bodies);
+          const key = [id, buf.readDoubleLE(from)];
+          const value = buf.subarray(from + 8, end);
+          if (this.#sharing) this.#release(db.queue.getBinaryFast(key), queuedShared, deltas);
+          db.queue.put(key, value);
+          this.#reference(queuedShared(value), deltas);
           break;
         }
         case DEQUEUE: {
-          const key = [part(id), argument as number];
-          if (this.#sharing) this.#release(db.queue.get(key) as QueueValue | undefined, deltas);
+          const key = [id, buf.readDoubleLE(from)];
+          if (this.#sharing) this.#release(db.queue.getBinaryFast(key), queuedShared, deltas);
           db.queue.remove(key);
           break;
         }
         case PUT_INFLIGHT: {
-          const record = argument as InflightRecord;
-          const key = [part(id), record.packetId];
-          if (this.#sharing) this.#release(db.inflight.get(key) as InflightValue | undefined, deltas);
-          db.inflight.put(key, inflightValue(record, shared));
-          if (shared) this.#reference(shared, record.message!, deltas, bodies);
+          const key = [id, buf.readUInt16LE(from)];
+          const value = buf.subarray(from + 2, end);
+          if (this.#sharing) this.#release(db.inflight.getBinaryFast(key), inflightShared, deltas);
+          db.inflight.put(key, value);
+          this.#reference(inflightShared(value), deltas);
           break;
         }
         case DELETE_INFLIGHT: {
-          const key = [part(id), argument as number];
-          if (this.#sharing) this.#release(db.inflight.get(key) as InflightValue | undefined, deltas);
+          const key = [id, buf.readUInt16LE(from)];
+          if (this.#sharing) this.#release(db.inflight.getBinaryFast(key), inflightShared, deltas);
           db.inflight.remove(key);
           break;
         }
         case PUT_INCOMING:
-          db.incoming.put([part(id), argument as number], 1);
+          db.incoming.put([id, buf.readUInt16LE(from)], 1);
           break;
         case DELETE_INCOMING:
-          db.incoming.remove([part(id), argument as number]);
+          db.incoming.remove([id, buf.readUInt16LE(from)]);
           break;
-        case PUT_RETAINED:
-          db.retained.put(part(id), argument);
+        case PUT_RETAINED: {
+          const message = deserialize(buf.subarray(from, end)) as StoredMessage;
+          db.retained.put(part(message.topic), message);
           break;
+        }
         case DELETE_RETAINED:
-          db.retained.remove(part(id));
+          db.retained.remove(part(buf.toString('utf8', from, end)));
           break;
       }
     }
@@ -171,44 +196,40 @@ export class Writer {
         db.messages.remove(messageId);
       } else {
         // A body is written when its first reference is; a later batch may bring it back after it was freed.
-        if (before === 0) db.messages.put(messageId, messageBody(bodies.get(messageId)!));
+        if (before === 0) db.messages.put(messageId, bodies.get(messageId)!);
         db.refs.put(messageId, after);
       }
     }
   }
 
-  #reference(
-    messageId: number,
-    message: StoredMessage,
-    deltas: Map<number, number>,
-    bodies: Map<number, StoredMessage>,
-  ) {
+  #reference(messageId: number, deltas: Map<number, number>): void {
+    if (messageId === 0) return;
     this.#sharing = true;
     deltas.set(messageId, (deltas.get(messageId) ?? 0) + 1);
-    if (!bodies.has(messageId)) bodies.set(messageId, message);
   }
 
-  #release(previous: { m?: number } | undefined, deltas: Map<number, number>): void {
-    const messageId = previous?.m;
-    if (messageId !== undefined) deltas.set(messageId, (deltas.get(messageId) ?? 0) - 1);
+  #release(previous: Buffer | undefined, shared: (value: Buffer) => number, deltas: Map<number, number>): void {
+    if (previous === undefined) return;
+    const messageId = shared(previous);
+    if (messageId !== 0) deltas.set(messageId, (deltas.get(messageId) ?? 0) - 1);
   }
 
-  #deleteSession(clientId: string, deltas: Map<number, number>): void {
+  /** `key` is the client id as a key part. */
+  #deleteSession(key: string, deltas: Map<number, number>): void {
     const db = this.#db;
-    const key = part(clientId);
     db.sessions.remove(key);
     // Collected before removing: a cursor is not walked while its table changes. (lmdb writes into the range
     // options it is given, so each call gets its own.)
-    for (const k of [...db.subscriptions.getKeys(range(clientId))]) db.subscriptions.remove(k);
-    for (const { key: k, value } of [...db.queue.getRange(range(clientId))]) {
-      this.#release(value as QueueValue, deltas);
+    for (const k of [...db.subscriptions.getKeys(partRange(key))]) db.subscriptions.remove(k);
+    for (const { key: k, value } of [...db.queue.getRange(partRange(key))]) {
+      this.#release(value as Buffer, queuedShared, deltas);
       db.queue.remove(k);
     }
-    for (const { key: k, value } of [...db.inflight.getRange(range(clientId))]) {
-      this.#release(value as InflightValue, deltas);
+    for (const { key: k, value } of [...db.inflight.getRange(partRange(key))]) {
+      this.#release(value as Buffer, inflightShared, deltas);
       db.inflight.remove(k);
     }
-    for (const k of [...db.incoming.getKeys(range(clientId))]) db.incoming.remove(k);
+    for (const k of [...db.incoming.getKeys(partRange(key))]) db.incoming.remove(k);
   }
 }
 
@@ -219,58 +240,14 @@ export function part(text: string): string {
 }
 
 export function range(clientId: string): { start: Key; end: Key } {
-  const key = part(clientId);
+  return partRange(part(clientId));
+}
+
+function partRange(key: string): { start: Key; end: Key } {
   return { start: [key], end: [key, AFTER_ALL] };
 }
 
 export function hasKeys(db: Database): boolean {
   for (const _ of db.getKeys({ limit: 1 })) return true;
   return false;
-}
-
-function queueValue(message: QueuedMessage, shared: number): QueueValue {
-  const value: QueueValue = shared
-    ? { m: shared, qos: message.qos, retain: message.retain }
-    : { topic: message.topic, payload: message.payload, qos: message.qos, retain: message.retain };
-  if (!shared) {
-    if (message.properties !== undefined) value.properties = message.properties;
-    if (message.expiresAt !== undefined) value.expiresAt = message.expiresAt;
-  }
-  if (message.subscriptionIdentifiers !== undefined) value.subscriptionIdentifiers = message.subscriptionIdentifiers;
-  return value;
-}
-
-function inflightValue(record: InflightRecord, shared: number): InflightValue {
-  const value: InflightValue = { seq: record.seq, state: record.state, qos: record.qos, retain: record.retain };
-  const message = record.message;
-  if (message !== undefined) {
-    if (shared) {
-      value.m = shared;
-      value.mq = message.qos;
-      value.mr = message.retain;
-    } else {
-      value.message = storedMessage(message);
-    }
-  }
-  if (record.subscriptionIdentifiers !== undefined) value.subscriptionIdentifiers = record.subscriptionIdentifiers;
-  return value;
-}
-
-function storedMessage(message: StoredMessage): StoredMessage {
-  const out: StoredMessage = {
-    topic: message.topic,
-    payload: message.payload,
-    qos: message.qos,
-    retain: message.retain,
-  };
-  if (message.properties !== undefined) out.properties = message.properties;
-  if (message.expiresAt !== undefined) out.expiresAt = message.expiresAt;
-  return out;
-}
-
-function messageBody(message: StoredMessage): MessageBody {
-  const body: MessageBody = { topic: message.topic, payload: message.payload };
-  if (message.properties !== undefined) body.properties = message.properties;
-  if (message.expiresAt !== undefined) body.expiresAt = message.expiresAt;
-  return body;
 }

@@ -2,39 +2,41 @@
 // before the thread answers. The broker's thread keeps serving sockets while the disk syncs, and the writes
 // that arrive meanwhile form the next batch (group commit).
 import { parentPort, workerData } from 'node:worker_threads';
-import { type Database, open } from 'lmdb';
-import { TABLES, type Table, Writer } from './layout.js';
+import { open } from 'lmdb';
+import { openTables, Writer } from './layout.js';
 
 export interface WriterData {
   dir: string;
 }
 
-/** Messages of the writer thread to the store. */
-export type WriterReply = { type: 'ready' } | { type: 'written' } | { type: 'failed'; message: string; stack?: string };
+/** Messages of the writer thread to the store; a batch's buffer comes back (transferred) for the next one. */
+export type WriterReply =
+  | { type: 'ready' }
+  | { type: 'written'; buffer: ArrayBuffer }
+  | { type: 'failed'; buffer: ArrayBuffer; message: string; stack?: string };
 
-/** Messages of the store to the writer thread. */
-export type WriterRequest = { type: 'batch'; ops: unknown[] } | { type: 'close' };
+/** Messages of the store to the writer thread: a batch is `length` bytes of a transferred buffer (codec.ts). */
+export type WriterRequest = { type: 'batch'; buffer: ArrayBuffer; length: number } | { type: 'close' };
 
 const port = parentPort;
 if (port) {
   const { dir } = workerData as WriterData;
   const env = open({ path: dir, maxDbs: 16 });
-  const db = {} as Record<Table, Database>;
-  for (const table of TABLES) db[table] = env.openDB(table, {});
-  const writer = new Writer(db);
+  const writer = new Writer(openTables(env));
   port.on('message', (request: WriterRequest) => {
     if (request.type === 'close') {
       void env.close().then(() => port.close());
       return;
     }
+    const { buffer, length } = request;
     let reply: WriterReply;
     try {
-      env.transactionSync(() => writer.apply(request.ops));
-      reply = { type: 'written' };
+      env.transactionSync(() => writer.apply(Buffer.from(buffer, 0, length), length));
+      reply = { type: 'written', buffer };
     } catch (error) {
-      reply = { type: 'failed', message: (error as Error).message, stack: (error as Error).stack };
+      reply = { type: 'failed', buffer, message: (error as Error).message, stack: (error as Error).stack };
     }
-    port.postMessage(reply);
+    port.postMessage(reply, [buffer]);
   });
   port.postMessage({ type: 'ready' } satisfies WriterReply);
 }
