@@ -1,6 +1,6 @@
 import type { Duplex } from 'node:stream';
 import { Decoder } from '../protocol/decoder.js';
-import { encode, encodePublishShared, withPacketId } from '../protocol/encoder.js';
+import { encode, encodePublishShared, takeWithPacketId } from '../protocol/encoder.js';
 import { MqttError } from '../protocol/errors.js';
 import type { Packet, Properties, ProtocolVersion, PublishPacket, QoS } from '../protocol/packets.js';
 import { connackReturnCodeFor, ReasonCode, reasonName } from '../protocol/reason-codes.js';
@@ -277,7 +277,7 @@ export class Connection implements KeepAliveTarget {
           message.forms[index] = form;
         }
       }
-      bytes = qos === 0 ? form.bytes : withPacketId(form, packetId, dup);
+      bytes = qos === 0 ? form.bytes : takeWithPacketId(form, packetId, dup);
     } else {
       const properties: Properties = message.properties ? { ...message.properties } : {};
       if (subscriptionIdentifiers) properties.subscriptionIdentifiers = subscriptionIdentifiers;

@@ -33,6 +33,8 @@ export interface EncodedPublish {
   bytes: Buffer;
   /** offset of the 2-byte packet identifier, -1 for QoS 0 */
   packetIdOffset: number;
+  /** Set once `bytes` themselves carry a receiver's packet identifier (see takeWithPacketId). */
+  taken?: boolean;
 }
 
 function invalid(message: string): MqttError {
@@ -423,12 +425,30 @@ function encodeDisconnectOrAuth(
  */
 export function encodePublishShared(packet: PublishPacket, protocolVersion: ProtocolVersion): EncodedPublish {
   const bytes = encodePublish(packet, protocolVersion, false);
-  if (packet.qos === 0) return { bytes, packetIdOffset: -1 };
+  if (packet.qos === 0) return { bytes, packetIdOffset: -1, taken: false };
   let pos = 1;
   while ((bytes[pos]! & 0x80) !== 0) pos++;
   pos++;
   const topicLength = (bytes[pos]! << 8) | bytes[pos + 1]!;
-  return { bytes, packetIdOffset: pos + 2 + topicLength };
+  return { bytes, packetIdOffset: pos + 2 + topicLength, taken: false };
+}
+
+/**
+ * Like withPacketId, but the first caller gets the shared buffer itself with its packet identifier written in:
+ * a message with one receiver (the common case) is then encoded once and never copied. Later callers get copies,
+ * which withPacketId patches, so what the first one was handed is never changed afterwards.
+ */
+export function takeWithPacketId(encoded: EncodedPublish, packetId: number, dup: boolean): Buffer {
+  const offset = encoded.packetIdOffset;
+  if (offset < 0 || encoded.taken) return withPacketId(encoded, packetId, dup);
+  checkPacketId(packetId);
+  encoded.taken = true;
+  const bytes = encoded.bytes;
+  bytes[offset] = packetId >> 8;
+  bytes[offset + 1] = packetId & 0xff;
+  if (dup) bytes[0] = bytes[0]! | 0x08;
+  else bytes[0] = bytes[0]! & 0xf7;
+  return bytes;
 }
 
 /**

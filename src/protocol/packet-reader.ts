@@ -70,9 +70,11 @@ export function checkFirstByte(first: number, version: ProtocolVersion | undefin
  * so decoding allocates nothing but the packets themselves.
  */
 export class PacketReader {
-  buf: Buffer = Buffer.alloc(0);
+  buf: Buffer = EMPTY;
   pos = 0;
   end = 0;
+  /** The topic name of the last PUBLISH read (ASCII only), reused while the next one has the same bytes. */
+  private lastTopic = '';
   /** Set when a CONNECT names a protocol this reader does not speak. */
   refusedProtocol: UnsupportedProtocol | undefined;
 
@@ -151,13 +153,18 @@ export class PacketReader {
     return id;
   }
 
-  /** A UTF-8 string (section 1.5.4); `topic` also rejects the wildcards + and #. */
+  /**
+   * A UTF-8 string (section 1.5.4); `topic` also rejects the wildcards + and #, and gives back the previous
+   * topic's string when the bytes are the same (a client mostly publishes to a few topics: no new string each time).
+   */
   private string(topic = false): string {
     const len = this.uint16();
     const start = this.pos;
     const end = start + len;
     if (end > this.end) throw malformed('string runs past the end of the packet');
     const buf = this.buf;
+    const last = this.lastTopic;
+    let same = topic && last.length === len;
     let ascii = true;
     for (let i = start; i < end; i++) {
       const byte = buf[i]!;
@@ -166,9 +173,15 @@ export class PacketReader {
       else if (topic && (byte === 0x23 || byte === 0x2b)) {
         throw malformed('[MQTT-3.3.2-2] topic name contains a wildcard');
       }
+      if (same && last.charCodeAt(i - start) !== byte) same = false;
     }
     this.pos = end;
-    if (ascii) return buf.toString('latin1', start, end);
+    if (ascii) {
+      if (same) return last;
+      const text = buf.toString('latin1', start, end);
+      if (topic) this.lastTopic = text;
+      return text;
+    }
     if (!isWellFormedUtf8(buf, start, end)) throw malformed('[MQTT-1.5.4-1] string is not well-formed UTF-8');
     return buf.toString('utf8', start, end);
   }

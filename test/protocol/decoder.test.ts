@@ -243,3 +243,20 @@ test('binary fields of CONNECT are copied, so they outlive the chunk', () => {
   assert.equal(packet.will?.payload.toString(), 'bye');
   assert.equal(packet.password?.toString(), 'pw');
 });
+
+test('a repeated topic name is decoded to the same string, a changed one to its own (same length, other bytes)', () => {
+  const topics: string[] = [];
+  const decoder = new Decoder((p) => topics.push((p as PublishPacket).topic), { protocolVersion: 4 });
+  const sequence = ['home/kitchen/temp', 'home/kitchen/temp', 'home/kitchen/tem2', 'home/kitchen/temp', 'a', 'a'];
+  for (const topic of sequence) decoder.push(publish(topic, 4));
+  assert.deepStrictEqual(topics, sequence);
+  // [MQTT-3.3.2-2] the reuse does not skip the wildcard check.
+  assert.throws(() => decoder.push(publish('home/kitchen/tem+', 4)), hasReason(0x81));
+});
+
+test('the context given to the decoder comes with every packet', () => {
+  const owner = { name: 'connection 1', seen: [] as string[] };
+  const decoder = new Decoder((p, context: typeof owner) => context.seen.push(p.type), { protocolVersion: 4 }, owner);
+  decoder.push(Buffer.concat([publish('a', 1), Buffer.from([0xc0, 0x00])]));
+  assert.deepStrictEqual(owner.seen, ['publish', 'pingreq']);
+});

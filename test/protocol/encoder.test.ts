@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { decodePacket } from '../../src/protocol/decoder.js';
-import { encode, encodePublishShared, withPacketId } from '../../src/protocol/encoder.js';
+import { encode, encodePublishShared, takeWithPacketId, withPacketId } from '../../src/protocol/encoder.js';
 import { MqttError } from '../../src/protocol/errors.js';
 import type { Packet, PublishPacket } from '../../src/protocol/packets.js';
 
@@ -269,6 +269,27 @@ test('encodePublishShared: QoS 1/2 bytes take a packet identifier per receiver, 
     const cleared = withPacketId({ bytes: second, packetIdOffset: shared.packetIdOffset }, 2, false);
     assert.deepStrictEqual(cleared, encode({ ...packet, packetId: 2 }, version));
   }
+});
+
+test('takeWithPacketId: the first receiver gets the shared bytes, later ones copies that never change it', () => {
+  for (const version of [4, 5] as const) {
+    const packet = pub({ qos: 1 });
+    const shared = encodePublishShared(packet, version);
+    const first = takeWithPacketId(shared, 7, false);
+    assert.equal(first, shared.bytes, 'no copy for the first receiver');
+    assert.deepStrictEqual(first, encode({ ...packet, packetId: 7 }, version));
+    const firstCopy = Buffer.from(first);
+    const second = takeWithPacketId(shared, 8, true);
+    const third = takeWithPacketId(shared, 9, false);
+    assert.notEqual(second, first);
+    assert.deepStrictEqual(second, encode({ ...packet, packetId: 8, dup: true }, version));
+    assert.deepStrictEqual(third, encode({ ...packet, packetId: 9 }, version));
+    assert.deepStrictEqual(first, firstCopy, 'what the first receiver was handed is not changed by later ones');
+    assert.throws(() => takeWithPacketId(encodePublishShared(packet, version), 0, false), malformed);
+  }
+  const qos0 = encodePublishShared(pub(), 4);
+  assert.equal(takeWithPacketId(qos0, 1, false), qos0.bytes);
+  assert.equal(takeWithPacketId(qos0, 2, false), qos0.bytes, 'QoS 0 bytes are shared by everyone');
 });
 
 test('encodePublishShared finds the identifier after a long topic and a multi-byte remaining length', () => {
