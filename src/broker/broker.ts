@@ -128,6 +128,8 @@ export class Broker extends TypedEmitter<BrokerEvents> implements SessionHost {
   readonly #wills: Wills;
   readonly #sys: SysTopics;
   readonly #route: RouteResult = { deliveries: 0, persisted: false };
+  /** Hook mistakes already logged (see hookReasonCode). */
+  readonly #hookMistakes = new Set<string>();
   #state: 'new' | 'starting' | 'running' | 'closing' | 'closed' = 'new';
   readonly #listeners: Listener[] = [];
   /** Bytes of the retained messages held (messageBytes), for maxRetainedBytes. */
@@ -265,6 +267,22 @@ export class Broker extends TypedEmitter<BrokerEvents> implements SessionHost {
 
   countDropped(): void {
     this.stats.droppedMessages++;
+  }
+
+  /**
+   * A hook returned a reason code the packet it answers cannot carry: `fallback` is sent instead, and the
+   * mistake is logged once per hook and code (hooks run per message: a log line each time would flood).
+   */
+  hookReasonCode(hook: 'onPublish' | 'onSubscribe', code: number, fallback: number): number {
+    const key = `${hook}:${code}`;
+    if (!this.#hookMistakes.has(key)) {
+      this.#hookMistakes.add(key);
+      this.logger.warn(
+        { hook, reasonCode: code, sent: fallback },
+        `the ${hook} hook returned reason code 0x${code.toString(16)}, which its acknowledgement cannot carry; 0x${fallback.toString(16)} is sent instead`,
+      );
+    }
+    return fallback;
   }
 
   /** A failure that is the broker's, not a client's (e.g. the store cannot commit): emitted as 'error' when heard. */

@@ -59,6 +59,31 @@ describe('hooks and events', () => {
     assert.deepEqual(events, ['+hsub', '+hpub', '-hpub']);
   });
 
+  test('[MQTT-3.4.2-1] [MQTT-3.9.3-2] a hook reason code the acknowledgement cannot carry is sent as 0x80', async () => {
+    const b = await startBroker({
+      hooks: {
+        // 0x8E Session taken over and 0x95 Packet too large exist, but not in PUBACK/PUBREC or SUBACK.
+        onPublish: (e: PublishEvent) => (e.message.topic === 'odd' ? { reasonCode: 0x8e } : undefined),
+        onSubscribe: (e: { subscription: { topicFilter: string } }) =>
+          e.subscription.topicFilter === 'odd' ? 0x95 : undefined,
+      },
+    });
+    brokers.push(b);
+    const client = await connected(b, 'odd-hooks');
+    assert.deepEqual(await client.subscribe('odd', 1), [ReasonCode.UnspecifiedError]);
+    assert.deepEqual(await client.subscribe('fine', 1), [1]);
+    client.publish({ topic: 'odd', payload: Buffer.from('x'), qos: 1, packetId: 1 });
+    assert.equal((await client.expect('puback')).reasonCode, ReasonCode.UnspecifiedError);
+    client.publish({ topic: 'odd', payload: Buffer.from('x'), qos: 2, packetId: 2 });
+    assert.equal((await client.expect('pubrec')).reasonCode, ReasonCode.UnspecifiedError);
+    client.publish({ topic: 'fine', payload: Buffer.from('y'), qos: 1, packetId: 3 });
+    const both = [await client.next(), await client.next()];
+    const ack = both.find((p) => p.type === 'puback');
+    const delivered = both.find((p) => p.type === 'publish');
+    assert.equal(ack?.type === 'puback' ? (ack.reasonCode ?? 0) : -1, 0);
+    assert.equal(delivered?.type === 'publish' ? delivered.payload.toString() : '', 'y');
+  });
+
   test('Broker.publish routes an application message to subscribers, retained included', async () => {
     const b = await startBroker();
     brokers.push(b);

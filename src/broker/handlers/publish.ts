@@ -1,7 +1,7 @@
 import { encode } from '../../protocol/encoder.js';
 import { MqttError } from '../../protocol/errors.js';
 import type { PublishPacket } from '../../protocol/packets.js';
-import { ReasonCode } from '../../protocol/reason-codes.js';
+import { ReasonCode, ReasonCodesByPacket } from '../../protocol/reason-codes.js';
 import type { Connection } from '../connection.js';
 import { exceedsTopicLimits } from '../limits.js';
 import { createMessage, forwardedProperties } from '../message.js';
@@ -105,8 +105,16 @@ export function handlePublish(connection: Connection, packet: PublishPacket): vo
       broker.logger.error({ err: error, clientId: connection.clientId }, 'onPublish hook failed');
       decision = { reasonCode: ReasonCode.UnspecifiedError };
     }
-    if (decision) {
+    if (decision && decision.reasonCode !== ReasonCode.Success) {
       refusal = decision.reasonCode;
+      // [MQTT-3.4.2-1] / [MQTT-3.5.2-1] only the PUBACK/PUBREC reason codes, and a refusal is 0x80 or above
+      // (0x10 No matching subscribers also drops the message).
+      if (
+        !ReasonCodesByPacket.puback.has(refusal) ||
+        (refusal < 0x80 && refusal !== ReasonCode.NoMatchingSubscribers)
+      ) {
+        refusal = broker.hookReasonCode('onPublish', refusal, ReasonCode.UnspecifiedError);
+      }
       reasonString = decision.reasonString;
     } else {
       topic = event.message.topic;

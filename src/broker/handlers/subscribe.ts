@@ -1,6 +1,6 @@
 import { MqttError } from '../../protocol/errors.js';
 import type { QoS, SubscribePacket } from '../../protocol/packets.js';
-import { ReasonCode } from '../../protocol/reason-codes.js';
+import { ReasonCode, ReasonCodesByPacket } from '../../protocol/reason-codes.js';
 import { isValidTopicFilter, parseSharedFilter } from '../../topics/index.js';
 import type { Connection } from '../connection.js';
 import { exceedsTopicLimits } from '../limits.js';
@@ -85,6 +85,10 @@ export function handleSubscribe(connection: Connection, packet: SubscribePacket)
         code = ReasonCode.UnspecifiedError;
       }
       if (typeof code === 'number' && code >= 0x80) {
+        // [MQTT-3.9.3-2] only the SUBACK reason codes.
+        if (!ReasonCodesByPacket.suback.has(code)) {
+          code = broker.hookReasonCode('onSubscribe', code, ReasonCode.UnspecifiedError);
+        }
         reasonCodes.push(failure || code);
         continue;
       }
