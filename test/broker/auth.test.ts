@@ -1,20 +1,11 @@
 import assert from 'node:assert/strict';
-import { after, describe, test } from 'node:test';
-import type { Broker } from '../../src/broker/broker.js';
+import { describe, test } from 'node:test';
 import type { AuthEvent } from '../../src/broker/hooks.js';
 import { ReasonCode } from '../../src/protocol/reason-codes.js';
-import { connected, RawClient, startBroker } from './helpers.js';
+import { connected, RawClient, useBrokers } from './helpers.js';
 
 describe('enhanced authentication, authorization and problem information', () => {
-  const brokers: Broker[] = [];
-  async function broker(options = {}): Promise<Broker> {
-    const b = await startBroker(options);
-    brokers.push(b);
-    return b;
-  }
-  after(async () => {
-    for (const b of brokers) await b.close();
-  });
+  const broker = useBrokers();
 
   // A two-step challenge/response: the server asks for 'challenge', the client answers 'response'.
   const hooks = {

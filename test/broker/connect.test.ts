@@ -1,19 +1,10 @@
 import assert from 'node:assert/strict';
-import { after, describe, test } from 'node:test';
-import type { Broker } from '../../src/broker/broker.js';
+import { describe, test } from 'node:test';
 import { ReasonCode } from '../../src/protocol/reason-codes.js';
-import { connected, delay, RawClient, startBroker } from './helpers.js';
+import { connected, delay, RawClient, startBroker, useBrokers } from './helpers.js';
 
 describe('CONNECT / CONNACK', () => {
-  const brokers: Broker[] = [];
-  async function broker(options = {}): Promise<Broker> {
-    const b = await startBroker(options);
-    brokers.push(b);
-    return b;
-  }
-  after(async () => {
-    for (const b of brokers) await b.close();
-  });
+  const broker = useBrokers();
 
   test('[MQTT-3.2.0-1] a valid CONNECT is answered with CONNACK 0 on 3.1, 3.1.1 and 5.0', async () => {
     const b = await broker();

@@ -1,21 +1,17 @@
 import assert from 'node:assert/strict';
-import { after, describe, test } from 'node:test';
-import type { Broker } from '../../src/broker/broker.js';
+import { describe, test } from 'node:test';
 import type { ConnectEvent, DisconnectEvent, PublishEvent, PublishedEvent } from '../../src/broker/hooks.js';
 import { ReasonCode } from '../../src/protocol/reason-codes.js';
-import { connected, delay, startBroker } from './helpers.js';
+import { connected, delay, useBrokers } from './helpers.js';
 
 describe('hooks and events', () => {
-  const brokers: Broker[] = [];
-  after(async () => {
-    for (const b of brokers) await b.close();
-  });
+  const broker = useBrokers();
 
   test('onPublish may change a message or refuse it; onPublished observes; onConnect/onDisconnect see clients', async () => {
     const connects: ConnectEvent[] = [];
     const disconnects: DisconnectEvent[] = [];
     const published: PublishedEvent[] = [];
-    const b = await startBroker({
+    const b = await broker({
       hooks: {
         onConnect: (e: ConnectEvent) => connects.push(e),
         onDisconnect: (e: DisconnectEvent) => disconnects.push(e),
@@ -29,7 +25,6 @@ describe('hooks and events', () => {
           e.subscription.topicFilter === 'nope' ? ReasonCode.NotAuthorized : undefined,
       },
     });
-    brokers.push(b);
     const events: string[] = [];
     b.on('clientConnected', (c) => events.push(`+${c.clientId}`));
     b.on('clientDisconnected', (c) => events.push(`-${c.clientId}`));
@@ -60,7 +55,7 @@ describe('hooks and events', () => {
   });
 
   test('[MQTT-3.4.2-1] [MQTT-3.9.3-2] a hook reason code the acknowledgement cannot carry is sent as 0x80', async () => {
-    const b = await startBroker({
+    const b = await broker({
       hooks: {
         // 0x8E Session taken over and 0x95 Packet too large exist, but not in PUBACK/PUBREC or SUBACK.
         onPublish: (e: PublishEvent) => (e.message.topic === 'odd' ? { reasonCode: 0x8e } : undefined),
@@ -68,7 +63,6 @@ describe('hooks and events', () => {
           e.subscription.topicFilter === 'odd' ? 0x95 : undefined,
       },
     });
-    brokers.push(b);
     const client = await connected(b, 'odd-hooks');
     assert.deepEqual(await client.subscribe('odd', 1), [ReasonCode.UnspecifiedError]);
     assert.deepEqual(await client.subscribe('fine', 1), [1]);
@@ -85,8 +79,7 @@ describe('hooks and events', () => {
   });
 
   test('Broker.publish routes an application message to subscribers, retained included', async () => {
-    const b = await startBroker();
-    brokers.push(b);
+    const b = await broker();
     const sub = await connected(b, 'app');
     await sub.subscribe('app/#', 1);
     await b.publish({

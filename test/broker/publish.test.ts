@@ -1,20 +1,11 @@
 import assert from 'node:assert/strict';
-import { after, describe, test } from 'node:test';
-import type { Broker } from '../../src/broker/broker.js';
+import { describe, test } from 'node:test';
 import type { PublishPacket } from '../../src/protocol/packets.js';
 import { ReasonCode } from '../../src/protocol/reason-codes.js';
-import { connected, delay, RawClient, startBroker } from './helpers.js';
+import { connected, delay, RawClient, useBrokers } from './helpers.js';
 
 describe('PUBLISH in and out', () => {
-  const brokers: Broker[] = [];
-  async function broker(options = {}): Promise<Broker> {
-    const b = await startBroker(options);
-    brokers.push(b);
-    return b;
-  }
-  after(async () => {
-    for (const b of brokers) await b.close();
-  });
+  const broker = useBrokers();
 
   test('[MQTT-4.3.1-1] QoS 0 is delivered at most once, with no acknowledgement', async () => {
     const b = await broker();

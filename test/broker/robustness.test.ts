@@ -1,22 +1,17 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
-import { after, describe, test } from 'node:test';
-import type { Broker } from '../../src/broker/broker.js';
+import { describe, test } from 'node:test';
 import { encode } from '../../src/protocol/encoder.js';
 import { ReasonCode } from '../../src/protocol/reason-codes.js';
 import { createLogger } from '../../src/util/logger.js';
-import { connected, RawClient, startBroker } from './helpers.js';
+import { connected, RawClient, useBrokers } from './helpers.js';
 
 describe('bad input', () => {
-  const brokers: Broker[] = [];
-  after(async () => {
-    for (const b of brokers) await b.close();
-  });
+  const broker = useBrokers();
 
   test('[MQTT-4.13.1-1] a malformed packet closes only its connection (DISCONNECT 0x81 on 5.0)', async () => {
-    const b = await startBroker();
-    brokers.push(b);
+    const b = await broker();
     const bystander = await connected(b, 'bystander');
     await bystander.subscribe('still/#', 0);
     const bad = await connected(b, 'bad');
@@ -33,8 +28,7 @@ describe('bad input', () => {
   });
 
   test('random bytes, before and after CONNECT, never crash the broker nor disturb other clients', async () => {
-    const b = await startBroker({ connectTimeoutMs: 500 });
-    brokers.push(b);
+    const b = await broker({ connectTimeoutMs: 500 });
     const bystander = await connected(b, 'calm');
     await bystander.subscribe('calm', 0);
     const connect = encode(
@@ -55,16 +49,14 @@ describe('bad input', () => {
   });
 
   test('a client sending server-only packets is disconnected with 0x82', async () => {
-    const b = await startBroker();
-    brokers.push(b);
+    const b = await broker();
     const client = await connected(b, 'server-only');
     client.send({ type: 'suback', packetId: 1, reasonCodes: [0] });
     assert.equal((await client.expect('disconnect')).reasonCode, ReasonCode.ProtocolError);
   });
 
   test('[MQTT-3.14.4-2] packets after a DISCONNECT in the same chunk are not processed', async () => {
-    const b = await startBroker();
-    brokers.push(b);
+    const b = await broker();
     const sub = await connected(b, 'after-sub');
     await sub.subscribe('after', 0);
     const pub = await connected(b, 'after-pub');
@@ -88,8 +80,7 @@ describe('bad input', () => {
       },
     });
     const logger = createLogger('error', sink);
-    const b = await startBroker({ connectTimeoutMs: 500, maxPacketSize: 4096, logger });
-    brokers.push(b);
+    const b = await broker({ connectTimeoutMs: 500, maxPacketSize: 4096, logger });
     const bystander = await connected(b, 'steady');
     await bystander.subscribe('steady', 0);
     const valid: Buffer[] = [

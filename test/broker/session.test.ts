@@ -1,21 +1,32 @@
 import assert from 'node:assert/strict';
-import { after, describe, test } from 'node:test';
-import { Broker } from '../../src/broker/broker.js';
+import { describe, test } from 'node:test';
+import type { Broker } from '../../src/broker/broker.js';
 import { MemoryStore } from '../../src/store/memory/index.js';
-import { connected, delay, RawClient, startBroker } from './helpers.js';
+import { connected, delay, RawClient, startBroker, useBrokers } from './helpers.js';
 
 const persistent = { clean: false, properties: { sessionExpiryInterval: 3600 } };
 
+/**
+ * Leaves `clientId` as an offline persistent session in `store`, subscribed to `filter` at QoS 1, with `messages`
+ * published after it went, and closes the broker that held it (a restart follows on the same store).
+ */
+async function leaveOffline(
+  store: MemoryStore,
+  clientId: string,
+  filter: string,
+  messages: Parameters<Broker['publish']>[0][],
+): Promise<void> {
+  const first = await startBroker({ store });
+  const sub = await connected(first, clientId, 5, persistent);
+  await sub.subscribe(filter, 1);
+  sub.destroy();
+  await delay(5);
+  for (const message of messages) await first.publish(message);
+  await first.close();
+}
+
 describe('sessions', () => {
-  const brokers: Broker[] = [];
-  async function broker(options = {}): Promise<Broker> {
-    const b = await startBroker(options);
-    brokers.push(b);
-    return b;
-  }
-  after(async () => {
-    for (const b of brokers) await b.close();
-  });
+  const broker = useBrokers();
 
   test('[MQTT-3.1.2-5] an offline persistent session queues QoS 1/2 (not QoS 0) and delivers them on resume', async () => {
     const b = await broker();
@@ -123,19 +134,12 @@ describe('sessions', () => {
 
   test('a persistent session survives a broker restart on the same store: subscriptions, queue, retained', async () => {
     const store = new MemoryStore();
-    const first = new Broker({ store, sysIntervalSeconds: 0 });
-    await first.start();
-    const sub = await connected(first, 'durable', 5, persistent);
-    await sub.subscribe('d/#', 1);
-    sub.destroy();
-    await delay(5);
-    await first.publish({ topic: 'd/1', payload: 'queued', qos: 1 });
-    await first.publish({ topic: 'd/r', payload: 'retained', qos: 0, retain: true });
-    await first.close();
+    await leaveOffline(store, 'durable', 'd/#', [
+      { topic: 'd/1', payload: 'queued', qos: 1 },
+      { topic: 'd/r', payload: 'retained', qos: 0, retain: true },
+    ]);
 
-    const second = new Broker({ store, sysIntervalSeconds: 0 });
-    brokers.push(second);
-    await second.start();
+    const second = await broker({ store });
     assert.equal(second.stats.retained, 1);
     const back = new RawClient(second, 5);
     assert.equal((await back.connect({ clientId: 'durable', ...persistent })).sessionPresent, true);
@@ -146,8 +150,7 @@ describe('sessions', () => {
 
   test('unacknowledged in-flight messages survive a restart and are re-sent with DUP', async () => {
     const store = new MemoryStore();
-    const first = new Broker({ store, sysIntervalSeconds: 0 });
-    await first.start();
+    const first = await startBroker({ store });
     const sub = await connected(first, 'inflight', 5, persistent);
     await sub.subscribe('i', 1);
     await first.publish({ topic: 'i', payload: 'pending', qos: 1 });
@@ -155,9 +158,7 @@ describe('sessions', () => {
     sub.destroy();
     await delay(5);
     await first.close();
-    const second = new Broker({ store, sysIntervalSeconds: 0 });
-    brokers.push(second);
-    await second.start();
+    const second = await broker({ store });
     const back = await connected(second, 'inflight', 5, persistent);
     const again = await back.expect('publish');
     assert.equal(again.dup, true);
@@ -284,18 +285,9 @@ describe('sessions', () => {
       }
     }
     const store = new SlowReadStore();
-    const first = new Broker({ store, sysIntervalSeconds: 0 });
-    await first.start();
-    const sub = await connected(first, 'lazy', 5, persistent);
-    await sub.subscribe('lz', 1);
-    sub.destroy();
-    await delay(5);
-    await first.publish({ topic: 'lz', payload: 'before restart', qos: 1 });
-    await first.close();
+    await leaveOffline(store, 'lazy', 'lz', [{ topic: 'lz', payload: 'before restart', qos: 1 }]);
 
-    const second = new Broker({ store, sysIntervalSeconds: 0 });
-    brokers.push(second);
-    await second.start();
+    const second = await broker({ store });
     const restored = second.sessions.get('lazy');
     assert.ok(restored);
     assert.equal(restored.queueInStore, true);
@@ -325,17 +317,8 @@ describe('sessions', () => {
 
   test('a restored session resumed with Session Expiry 0 still gets its stored queue, then leaves the store', async () => {
     const store = new MemoryStore();
-    const first = new Broker({ store, sysIntervalSeconds: 0 });
-    await first.start();
-    const sub = await connected(first, 'last-time', 5, persistent);
-    await sub.subscribe('lt', 1);
-    sub.destroy();
-    await delay(5);
-    await first.publish({ topic: 'lt', payload: 'kept', qos: 1 });
-    await first.close();
-    const second = new Broker({ store, sysIntervalSeconds: 0 });
-    brokers.push(second);
-    await second.start();
+    await leaveOffline(store, 'last-time', 'lt', [{ topic: 'lt', payload: 'kept', qos: 1 }]);
+    const second = await broker({ store });
     const back = await connected(second, 'last-time', 5, { clean: false, properties: { sessionExpiryInterval: 0 } });
     const msg = await back.expect('publish');
     assert.equal(msg.payload.toString(), 'kept');

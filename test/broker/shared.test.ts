@@ -1,18 +1,9 @@
 import assert from 'node:assert/strict';
-import { after, describe, test } from 'node:test';
-import type { Broker } from '../../src/broker/broker.js';
-import { connected, startBroker } from './helpers.js';
+import { describe, test } from 'node:test';
+import { connected, useBrokers } from './helpers.js';
 
 describe('shared subscriptions', () => {
-  const brokers: Broker[] = [];
-  async function broker(options = {}): Promise<Broker> {
-    const b = await startBroker(options);
-    brokers.push(b);
-    return b;
-  }
-  after(async () => {
-    for (const b of brokers) await b.close();
-  });
+  const broker = useBrokers();
 
   test('[MQTT-4.8.2-3] each message goes to one member of the group, round robin, at its granted QoS', async () => {
     const b = await broker();

@@ -1,17 +1,12 @@
 import assert from 'node:assert/strict';
-import { after, describe, test } from 'node:test';
-import type { Broker } from '../../src/broker/broker.js';
-import { connected, startBroker } from './helpers.js';
+import { describe, test } from 'node:test';
+import { connected, useBrokers } from './helpers.js';
 
 describe('$SYS topics', () => {
-  const brokers: Broker[] = [];
-  after(async () => {
-    for (const b of brokers) await b.close();
-  });
+  const broker = useBrokers();
 
   test('the broker publishes Mosquitto-like $SYS/broker/... topics as retained messages, periodically', async () => {
-    const b = await startBroker({ sysIntervalSeconds: 1, version: '9.9.9' });
-    brokers.push(b);
+    const b = await broker({ sysIntervalSeconds: 1, version: '9.9.9' });
     const client = await connected(b, 'sys');
     await client.subscribe('$SYS/#', 0);
     const seen = new Map<string, string>();
@@ -44,8 +39,7 @@ describe('$SYS topics', () => {
   });
 
   test('sysIntervalSeconds 0 turns $SYS off', async () => {
-    const b = await startBroker({ sysIntervalSeconds: 0 });
-    brokers.push(b);
+    const b = await broker({ sysIntervalSeconds: 0 });
     const client = await connected(b, 'nosys');
     await client.subscribe('$SYS/#', 0);
     await client.expectNothing();

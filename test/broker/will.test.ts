@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
-import { after, describe, test } from 'node:test';
-import { Broker } from '../../src/broker/broker.js';
+import { describe, test } from 'node:test';
 import type { WillMessage } from '../../src/protocol/packets.js';
 import { MemoryStore } from '../../src/store/memory/index.js';
-import { connected, delay, startBroker } from './helpers.js';
+import { connected, delay, useBrokers } from './helpers.js';
 
 const will: WillMessage = {
   topic: 'wills/dev',
@@ -14,15 +13,7 @@ const will: WillMessage = {
 };
 
 describe('will messages', () => {
-  const brokers: Broker[] = [];
-  async function broker(options = {}): Promise<Broker> {
-    const b = await startBroker(options);
-    brokers.push(b);
-    return b;
-  }
-  after(async () => {
-    for (const b of brokers) await b.close();
-  });
+  const broker = useBrokers();
 
   test('[MQTT-3.1.2-8] the will is published when the network connection drops, with its QoS and properties', async () => {
     const b = await broker();
@@ -146,15 +137,11 @@ describe('will messages', () => {
 
   test('the will of a client connected when the broker stopped is published after a restart', async () => {
     const store = new MemoryStore();
-    const first = new Broker({ store, sysIntervalSeconds: 0 });
-    await first.start();
-    brokers.push(first);
+    const first = await broker({ store });
     const retainedWill = { ...will, topic: 'status/crashy', retain: true };
     await connected(first, 'crashy', 5, { will: retainedWill, properties: { sessionExpiryInterval: 60 } });
     // A crash: the store keeps what was written; the first broker never closes its connection.
-    const second = new Broker({ store, sysIntervalSeconds: 0 });
-    brokers.push(second);
-    await second.start();
+    const second = await broker({ store });
     const watcher = await connected(second, 'after-crash');
     await watcher.subscribe('status/#', 0);
     const msg = await watcher.expect('publish');
