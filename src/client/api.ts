@@ -4,6 +4,7 @@
 export { MqttError } from '../protocol/errors.js';
 export { ReasonCode } from '../protocol/reason-codes.js';
 export type { ReconnectOptions } from './backoff.js';
+export type { RetryInitialConnectOptions } from './initial-connect.js';
 export type { MessageStream } from './message-stream.js';
 export type { AuthChallenge, ClientOptions, Payload, WillOptions } from './options.js';
 export { parseUrl } from './options.js';

@@ -24,6 +24,14 @@ import { ReasonCode } from '../protocol/reason-codes.js';
 import { type Clock, systemClock } from '../util/clock.js';
 import type { Logger } from '../util/logger.js';
 import { backoffDelay, type ResolvedReconnectOptions, resolveReconnectOptions } from './backoff.js';
+import {
+  type InitialConnectPolicy,
+  isCertificateFailure,
+  isPermanentRefusal,
+  plainMessage,
+  reasonCodeOf,
+  resolveInitialConnectPolicy,
+} from './initial-connect.js';
 import { KeepAlive } from './keep-alive.js';
 import { MessageStream } from './message-stream.js';
 import { type ClientOptions, type Payload, parseUrl } from './options.js';
@@ -111,6 +119,7 @@ export class MqttClient extends TypedEmitter<ClientEvents> {
   readonly #logger: Logger | undefined;
   readonly #random: () => number;
   readonly #reconnect: ResolvedReconnectOptions | undefined;
+  readonly #initialRetry: InitialConnectPolicy | undefined;
   readonly #keepaliveOption: number;
 
   #clientId: string;
@@ -122,6 +131,10 @@ export class MqttClient extends TypedEmitter<ClientEvents> {
   #ended = false;
   /** Called once when the current connection closes; `end()` waits on it. */
   #onLinkClosed: (() => void) | undefined;
+  /** Set while connect() runs: `#close` calls it, so that connect() settles at once. */
+  #cancelConnect: (() => void) | undefined;
+  /** CONNACK refusals, told apart from other failures of the same reason code (a malformed CONNACK, say). */
+  readonly #refusals = new WeakSet<Error>();
 
   // Session state: survives reconnects.
   readonly #ids = new PacketIdAllocator();
@@ -168,6 +181,10 @@ export class MqttClient extends TypedEmitter<ClientEvents> {
     this.#logger = options.logger;
     this.#random = options.random ?? Math.random;
     this.#reconnect = options.reconnect === false ? undefined : resolveReconnectOptions(options.reconnect);
+    // Without a transport every attempt fails the same way: no point in retrying.
+    this.#initialRetry = options.transport
+      ? resolveInitialConnectPolicy(options.retryInitialConnect, options.reconnect)
+      : undefined;
     this.#keepaliveOption = options.keepalive ?? 60;
     this.#outbound = new OutboundPublishes(
       this.#ids,
@@ -223,15 +240,105 @@ export class MqttClient extends TypedEmitter<ClientEvents> {
     return this.#outbound.queuedCount;
   }
 
-  /** Opens the first connection; rejects with an MqttError when it fails or the server refuses. */
+  /**
+   * Opens the first connection. Unless `retryInitialConnect` is false, a failure that another
+   * attempt may cure (nothing listening yet, no route, DNS, a timeout, a server unavailable or
+   * busy) is retried with the reconnect backoff, emitting `error` and `reconnect` as reconnects do.
+   * Rejects with an MqttError when the server refuses for a reason that retrying cannot fix (bad
+   * credentials, not authorized, client id, protocol version, ...), when the TLS certificate does
+   * not verify, when `end()` is called, or when the attempts or the time of `retryInitialConnect`
+   * run out (the last failure is then the `cause`).
+   */
   async connect(): Promise<ConnectInfo> {
     if (this.#state !== 'new') throw new MqttError(ReasonCode.ProtocolError, 'connect() may be called once');
+    const policy = this.#initialRetry;
+    const deadline = this.#clock.now() + (policy?.timeout ?? Number.POSITIVE_INFINITY);
+    const cancelled = new Promise<never>((_, reject) => {
+      this.#cancelConnect = () => reject(new MqttError(ReasonCode.UnspecifiedError, 'cancelled'));
+    });
+    cancelled.catch(() => undefined);
+    let failures = 0;
+    let last: Error | undefined;
     try {
-      return await this.#open();
-    } catch (error) {
-      this.#close(error as Error);
-      throw error;
+      for (;;) {
+        try {
+          const attempt = this.#open(deadline);
+          attempt.catch(() => undefined);
+          return await Promise.race([attempt, cancelled]);
+        } catch (error) {
+          if (this.#isClosed()) throw this.#endedWhileConnecting(failures, last);
+          last = error as Error;
+          failures++;
+        }
+        const failure = this.#initialFailure(policy, last, failures, deadline);
+        if (failure) {
+          this.#close(failure);
+          throw failure;
+        }
+        const backoff = (policy as InitialConnectPolicy).backoff;
+        const delay = Math.min(backoffDelay(failures - 1, backoff, this.#random), deadline - this.#clock.now());
+        this.#logger?.warn({ err: last, attempt: failures, delay }, 'cannot connect yet; retrying');
+        this.emit('error', last);
+        this.emit('reconnect', failures, delay);
+        // A listener may have called end().
+        if (!this.#isClosed()) await Promise.race([this.#sleep(delay), cancelled]).catch(() => undefined);
+        if (this.#isClosed()) throw this.#endedWhileConnecting(failures, last);
+        if (this.#clock.now() >= deadline) {
+          const expired = this.#initialFailure(policy, last, failures, deadline) as MqttError;
+          this.#close(expired);
+          throw expired;
+        }
+      }
+    } finally {
+      this.#cancelConnect = undefined;
     }
+  }
+
+  #isClosed(): boolean {
+    return this.#state === 'closed';
+  }
+
+  /** Why connect() stops after `failures` failed attempts, the last being `last`; undefined to try again. */
+  #initialFailure(
+    policy: InitialConnectPolicy | undefined,
+    last: Error,
+    failures: number,
+    deadline: number,
+  ): Error | undefined {
+    if (!policy || this.#refusals.has(last) || isCertificateFailure(last)) return last;
+    const code = reasonCodeOf(last);
+    if (failures > policy.maxAttempts) {
+      return new MqttError(code, `gave up connecting after ${failures} attempts: ${plainMessage(last)}`, {
+        cause: last,
+      });
+    }
+    if (this.#clock.now() >= deadline) {
+      return new MqttError(
+        code,
+        `no connection within ${policy.timeout} ms (${failures} attempts): ${plainMessage(last)}`,
+        { cause: last },
+      );
+    }
+    return undefined;
+  }
+
+  #endedWhileConnecting(failures: number, last: Error | undefined): MqttError {
+    const attempts = last ? ` (${failures} failed attempts; the last: ${plainMessage(last)})` : '';
+    return new MqttError(
+      ReasonCode.UnspecifiedError,
+      `the client was ended before it connected${attempts}`,
+      last ? { cause: last } : undefined,
+    );
+  }
+
+  /** Waits between attempts of connect(); `#close` clears the timer and cancels the wait. */
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      this.#reconnectTimer = setTimeout(() => {
+        this.#reconnectTimer = undefined;
+        resolve();
+      }, ms);
+    });
   }
 
   /**
@@ -445,8 +552,11 @@ export class MqttClient extends TypedEmitter<ClientEvents> {
 
   // --- Connection ---------------------------------------------------------------------------
 
-  async #open(): Promise<ConnectInfo> {
+  /** One connection attempt, given up at `deadline` (clock time) when that comes before connectTimeout. */
+  async #open(deadline = Number.POSITIVE_INFINITY): Promise<ConnectInfo> {
     this.#state = 'connecting';
+    const timeout = (): number =>
+      Math.max(1, Math.min(this.#target.connectTimeout, Math.ceil(deadline - this.#clock.now())));
     const decoder = new Decoder((packet) => this.#onPacket(link, packet), {
       protocolVersion: this.protocolVersion,
       ...(this.#options.maximumPacketSize ? { maximumPacketSize: this.#options.maximumPacketSize } : {}),
@@ -461,7 +571,12 @@ export class MqttClient extends TypedEmitter<ClientEvents> {
         else resolve(info as ConnectInfo);
       };
     });
-    const transport = await this.#transportFactory(this.#target, {
+    // Settled early when the client ends while the transport is still opening; awaited below otherwise.
+    connected.catch(() => undefined);
+    const openTimeout = timeout();
+    const target =
+      openTimeout === this.#target.connectTimeout ? this.#target : { ...this.#target, connectTimeout: openTimeout };
+    const transport = await this.#transportFactory(target, {
       onData: (chunk) => this.#onData(link, chunk),
       onClose: (error) => this.#onClose(link, error),
       onDrain: () => this.#onDrain(link),
@@ -471,10 +586,11 @@ export class MqttClient extends TypedEmitter<ClientEvents> {
       throw new MqttError(ReasonCode.UnspecifiedError, 'the client was ended while connecting');
     }
     link.transport = transport;
+    const connackTimeout = timeout();
     const timer = setTimeout(() => {
-      link.settle?.(new MqttError(ReasonCode.UnspecifiedError, `no CONNACK within ${this.#target.connectTimeout} ms`));
+      link.settle?.(new MqttError(ReasonCode.UnspecifiedError, `no CONNACK within ${connackTimeout} ms`));
       transport.destroy();
-    }, this.#target.connectTimeout);
+    }, connackTimeout);
     this.#send(this.#connectPacket());
     try {
       return await connected;
@@ -660,10 +776,14 @@ export class MqttClient extends TypedEmitter<ClientEvents> {
     this.#keepAlive.stop();
     const link = this.#link;
     if (link && !link.closed) {
+      const settle = link.settle;
       link.settle = undefined;
       link.transport?.destroy();
       link.closed = true;
+      // A connection attempt in progress ends with the client.
+      settle?.(error);
     }
+    this.#cancelConnect?.();
     this.#outbound.rejectAll(error);
     for (const request of this.#requests.values()) request.reject(error);
     this.#requests.clear();
@@ -753,7 +873,9 @@ export class MqttClient extends TypedEmitter<ClientEvents> {
     const reasonCode = this.protocolVersion === 5 ? packet.reasonCode : connackReturnCodeToReason(packet.reasonCode);
     if (reasonCode >= 0x80) {
       const text = packet.properties?.reasonString ?? reasonText(reasonCode);
-      link.settle?.(new MqttError(reasonCode, `connection refused: ${text}`));
+      const refusal = new MqttError(reasonCode, `connection refused: ${text}`);
+      if (isPermanentRefusal(reasonCode)) this.#refusals.add(refusal);
+      link.settle?.(refusal);
       return;
     }
     // Synchronously: packets that follow CONNACK in the same chunk belong to the new session.

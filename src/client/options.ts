@@ -4,6 +4,7 @@ import { ReasonCode } from '../protocol/reason-codes.js';
 import type { Clock } from '../util/clock.js';
 import type { Logger } from '../util/logger.js';
 import type { ReconnectOptions } from './backoff.js';
+import type { RetryInitialConnectOptions } from './initial-connect.js';
 import type { TlsOptions, TransportFactory, TransportProtocol, TransportTarget } from './transport.js';
 
 export type Payload = string | Uint8Array;
@@ -63,6 +64,13 @@ export interface ClientOptions {
   connectTimeout?: number;
   /** Reconnect policy; `false` turns reconnecting off. */
   reconnect?: ReconnectOptions | false;
+  /**
+   * Keep retrying the first connection with the reconnect backoff until it succeeds, `end()` is
+   * called, or the limits given here run out; refusals that retrying cannot fix (credentials, not
+   * authorized, client id, protocol version, ...) and TLS certificate failures end it at once.
+   * Default: on, without limits, unless `reconnect` is false. `false`: connect() rejects on the first failure.
+   */
+  retryInitialConnect?: boolean | RetryInitialConnectOptions;
   /** QoS 0/1/2 publishes kept while offline or waiting for send quota; beyond it publish rejects. Default 1000. */
   maxQueuedMessages?: number;
   /** Default bound of each `messages()` iterator's buffer; the oldest message is dropped beyond it. Default 1000. */

@@ -61,13 +61,13 @@ export interface ConnectInfo {
 export type ClientEvents = {
   connect: [info: ConnectInfo];
   message: [message: Message];
-  /** A reconnect attempt is scheduled after `delay` ms. */
+  /** A reconnect attempt, or a retry of the first connection, is scheduled after `delay` ms. */
   reconnect: [attempt: number, delay: number];
   /** The connection is lost; the client reconnects unless that is turned off. */
   offline: [error: Error | undefined];
   /** The server sent DISCONNECT (MQTT 5). */
   disconnect: [packet: DisconnectPacket];
-  /** A failure not tied to a call (a reconnect attempt failed, the server broke the protocol). */
+  /** A failure not tied to a call (a reconnect attempt or a retried first attempt failed, the server broke the protocol). */
   error: [error: Error];
   /** The client is closed for good. */
   end: [];
