@@ -137,11 +137,27 @@ export class LmdbStore implements Store {
   #lastId: string | undefined;
   #lastIndex = 0;
   /**
-   * Offset of the last put of each in-flight row in the batch (key: client index * 65536 + packet id), and of
-   * each queue row per client index (key: seq), so a later write of the row can cancel it.
+   * The last put of each in-flight row in the batch (key: client index * 65536 + packet id; value: its offset * 2,
+   * plus 1 when the row was not in the database before it), and of each queue row per client index (key: seq;
+   * value: its offset), so a later write of the row can cancel it.
    */
   #inflightRows = new Map<number, number>();
   #queueRows: (Map<number, number> | undefined)[] = [];
+  /**
+   * In-flight rows in the database once the writes issued so far are applied, per client id, for the clients
+   * whose rows are all known (so a delete of a row that is not there is not written; a message acknowledged
+   * before its batch is written then costs nothing). A client is known unless it had rows when the store opened
+   * and has not been read (getInflight) or deleted since. Always a superset of the rows really there.
+   */
+  #present = new Map<string, Set<number>>();
+  /** Key parts of the client ids that had in-flight rows when the store opened and are not known yet. */
+  #unknown = new Set<string>();
+  /** False after a failed commit: what is in the database is no longer known. */
+  #tracking = true;
+  /** #present's sets by client index in this batch; null: the client is not known. */
+  #batchPresent: (Set<number> | null | undefined)[] = [];
+  /** Deletes left out of this batch (client index, packet id): written after all if an earlier batch fails. */
+  #dropped: number[] = [];
   readonly #properties = new PropertiesCodec();
   /** Resolved when the collected batch is durable; made when someone waits for it. */
   #batch: Deferred | undefined;
@@ -185,6 +201,8 @@ export class LmdbStore implements Store {
       throw error;
     }
     this.#failure = undefined;
+    this.#tracking = true;
+    this.#present.clear();
     this.#last = RESOLVED;
     this.#state = 'open';
   }
@@ -240,7 +258,12 @@ export class LmdbStore implements Store {
 
   deleteSession(clientId: string): void {
     const out = this.#out;
-    out.end(out.start(DELETE_SESSION, this.#begin(clientId)));
+    const index = this.#begin(clientId);
+    out.end(out.start(DELETE_SESSION, index));
+    // From here on none of its rows is in the database.
+    this.#present.delete(clientId);
+    if (this.#unknown.size > 0) this.#unknown.delete(part(clientId));
+    this.#batchPresent[index] = undefined;
   }
 
   // ---- subscriptions ----
@@ -313,25 +336,46 @@ export class LmdbStore implements Store {
 
   putInflight(clientId: string, record: InflightRecord): void {
     const index = this.#begin(clientId);
-    const row = index * 65536 + record.packetId;
+    const packetId = record.packetId;
+    const row = index * 65536 + packetId;
     const rows = this.#inflightRows;
-    this.#cancel(rows.get(row));
+    const present = this.#presentOf(index, clientId);
+    const earlier = rows.get(row);
+    let fresh: number;
+    if (earlier !== undefined) {
+      // Replaces a put of this batch: the row was in the database before this one as much as before that one.
+      this.#cancel(earlier >>> 1);
+      fresh = earlier & 1;
+    } else {
+      fresh = present !== null && !present.has(packetId) ? 1 : 0;
+    }
+    present?.add(packetId);
     const shared = record.message ? this.#shareId(record.message) : 0;
     const out = this.#out;
     const at = out.start(PUT_INFLIGHT, index);
-    out.u16(record.packetId);
+    out.u16(packetId);
     writeInflight(out, record, shared, this.#properties);
     out.end(at);
-    rows.set(row, at);
+    rows.set(row, at * 2 + fresh);
   }
 
   deleteInflight(clientId: string, packetId: number): void {
     const index = this.#begin(clientId);
     const row = index * 65536 + packetId;
+    const present = this.#presentOf(index, clientId);
     const earlier = this.#inflightRows.get(row);
+    let absent: boolean;
     if (earlier !== undefined) {
-      this.#cancel(earlier);
+      this.#cancel(earlier >>> 1);
       this.#inflightRows.delete(row);
+      absent = (earlier & 1) === 1;
+    } else {
+      absent = present !== null && !present.has(packetId);
+    }
+    present?.delete(packetId);
+    if (absent) {
+      this.#dropped.push(index, packetId);
+      return;
     }
     this.#packetId(DELETE_INFLIGHT, index, packetId);
   }
@@ -339,9 +383,21 @@ export class LmdbStore implements Store {
   async getInflight(clientId: string): Promise<InflightRecord[]> {
     await this.#settle();
     const out: InflightRecord[] = [];
+    const ids: number[] = [];
     for (const { key, value } of this.#db.inflight.getRange(range(clientId))) {
-      const record = this.#inflight((key as [string, number])[1], value as Buffer);
+      const packetId = (key as [string, number])[1];
+      ids.push(packetId);
+      const record = this.#inflight(packetId, value as Buffer);
       if (record) out.push(record);
+    }
+    // What was just read is all there is when no write is waiting: the client's rows are known from here on.
+    if (this.#tracking && this.#out.length === 0 && this.#unknown.delete(part(clientId))) {
+      let present = this.#present.get(clientId);
+      if (present === undefined) {
+        present = new Set();
+        this.#present.set(clientId, present);
+      }
+      for (const packetId of ids) present.add(packetId);
     }
     return out.sort(bySeq);
   }
@@ -433,6 +489,8 @@ export class LmdbStore implements Store {
       );
     }
     for (const key of this.#db.messages.getKeys({ reverse: true, limit: 1 })) this.#nextMessageId = Number(key) + 1;
+    this.#unknown.clear();
+    for (const key of this.#db.inflight.getKeys({})) this.#unknown.add((key as [string, number])[0]);
   }
 
   async #startWriter(): Promise<void> {
@@ -493,6 +551,24 @@ export class LmdbStore implements Store {
     this.#lastId = clientId;
     this.#lastIndex = index;
     return index;
+  }
+
+  /** The in-flight rows of a client that are in the database, null when they are not known. */
+  #presentOf(index: number, clientId: string): Set<number> | null {
+    let present = this.#batchPresent[index];
+    if (present === undefined) {
+      if (!this.#tracking || (this.#unknown.size > 0 && this.#unknown.has(part(clientId)))) {
+        present = null;
+      } else {
+        present = this.#present.get(clientId);
+        if (present === undefined) {
+          present = new Set();
+          this.#present.set(clientId, present);
+        }
+      }
+      this.#batchPresent[index] = present;
+    }
+    return present;
   }
 
   /** A put of the same queue or in-flight row earlier in the batch (at this offset) is moot: a later write replaces it. */
@@ -580,10 +656,16 @@ export class LmdbStore implements Store {
     const buf = out.buf;
     out.buf = this.#spare.pop() ?? Buffer.allocUnsafeSlow(64 * 1024);
     out.length = 0;
+    for (const [clientId, index] of this.#ids) {
+      // A client with no rows left is forgotten (it is known to have none).
+      if (this.#batchPresent[index]?.size === 0) this.#present.delete(clientId);
+    }
     this.#ids.clear();
     this.#lastId = undefined;
     this.#inflightRows.clear();
     this.#queueRows.length = 0;
+    this.#batchPresent.length = 0;
+    this.#dropped.length = 0;
     const batch = this.#batch ?? deferred();
     this.#batch = undefined;
     this.#batchNumber++;
@@ -623,6 +705,19 @@ export class LmdbStore implements Store {
     else this.#finish(Object.assign(new Error(reply.message), { stack: reply.stack }));
   };
 
+  /**
+   * After a failed commit the rows in the database are no longer known: deletes are written from now on, and
+   * those left out of the batch being collected (decided on what the failed batch would have done) are added.
+   */
+  #forget(): void {
+    this.#tracking = false;
+    this.#present.clear();
+    this.#batchPresent.length = 0;
+    const dropped = this.#dropped;
+    for (let i = 0; i < dropped.length; i += 2) this.#packetId(DELETE_INFLIGHT, dropped[i]!, dropped[i + 1]!);
+    dropped.length = 0;
+  }
+
   readonly #onWriterError = (error: Error): void => {
     // The writer thread died: nothing more can be made durable.
     this.#failure = error;
@@ -634,6 +729,7 @@ export class LmdbStore implements Store {
   #finish(error: Error | undefined): void {
     const batch = this.#writing.shift()!;
     if (error) {
+      this.#forget();
       const failure = new MqttError(ReasonCode.UnspecifiedError, 'store commit failed', { cause: error });
       this.#logger?.error({ err: error, dir: this.dir }, 'LMDB commit failed; the writes of this batch are lost');
       this.#last = batch.promise;
