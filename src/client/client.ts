@@ -25,6 +25,7 @@ import { type Clock, systemClock } from '../util/clock.js';
 import type { Logger } from '../util/logger.js';
 import { backoffDelay, type ResolvedReconnectOptions, resolveReconnectOptions } from './backoff.js';
 import {
+  attempts,
   type InitialConnectPolicy,
   isCertificateFailure,
   isPermanentRefusal,
@@ -308,14 +309,14 @@ export class MqttClient extends TypedEmitter<ClientEvents> {
     if (!policy || this.#refusals.has(last) || isCertificateFailure(last)) return last;
     const code = reasonCodeOf(last);
     if (failures > policy.maxAttempts) {
-      return new MqttError(code, `gave up connecting after ${failures} attempts: ${plainMessage(last)}`, {
+      return new MqttError(code, `gave up connecting after ${attempts(failures)}: ${plainMessage(last)}`, {
         cause: last,
       });
     }
     if (this.#clock.now() >= deadline) {
       return new MqttError(
         code,
-        `no connection within ${policy.timeout} ms (${failures} attempts): ${plainMessage(last)}`,
+        `no connection within ${policy.timeout} ms (${attempts(failures)}): ${plainMessage(last)}`,
         { cause: last },
       );
     }
@@ -323,10 +324,10 @@ export class MqttClient extends TypedEmitter<ClientEvents> {
   }
 
   #endedWhileConnecting(failures: number, last: Error | undefined): MqttError {
-    const attempts = last ? ` (${failures} failed attempts; the last: ${plainMessage(last)})` : '';
+    const failed = last ? ` (${attempts(failures)} failed; the last: ${plainMessage(last)})` : '';
     return new MqttError(
       ReasonCode.UnspecifiedError,
-      `the client was ended before it connected${attempts}`,
+      `the client was ended before it connected${failed}`,
       last ? { cause: last } : undefined,
     );
   }
@@ -732,7 +733,14 @@ export class MqttClient extends TypedEmitter<ClientEvents> {
     closedHandler?.();
     if (this.#link !== link) return;
     if (link.settle) {
-      link.settle(error ?? new MqttError(ReasonCode.UnspecifiedError, 'the connection closed before CONNACK'));
+      const reason = error ? `: ${error.message}` : '';
+      link.settle(
+        error instanceof MqttError
+          ? error
+          : new MqttError(ReasonCode.UnspecifiedError, `the connection closed before CONNACK${reason}`, {
+              cause: error,
+            }),
+      );
       return;
     }
     if (!link.connected || this.#state === 'closed') return;

@@ -126,6 +126,10 @@ export function plainMessage(error: Error): string {
   return error.message;
 }
 
+export function attempts(count: number): string {
+  return count === 1 ? '1 attempt' : `${count} attempts`;
+}
+
 /** The reason code an error stands for: its own when it is an MqttError, else Unspecified error. */
 export function reasonCodeOf(error: Error | undefined): number {
   return error instanceof MqttError ? error.reasonCode : ReasonCode.UnspecifiedError;
