@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import type { Broker } from '../../src/broker/broker.js';
 import type { AuthEvent } from '../../src/broker/hooks.js';
 import { ReasonCode } from '../../src/protocol/reason-codes.js';
 import { connected, RawClient, useBrokers } from './helpers.js';
@@ -20,27 +21,30 @@ describe('enhanced authentication, authorization and problem information', () =>
     },
   };
 
+  /** A 5.0 client that has sent CONNECT with the 'demo' method (the broker answers with a challenge). */
+  function startDemo(b: Broker, clientId: string): RawClient {
+    const client = new RawClient(b, 5);
+    client.send(client.connectPacket({ clientId, properties: { authenticationMethod: 'demo' } }));
+    return client;
+  }
+
+  /** The client's AUTH answering a challenge with `data`. */
+  function answer(client: RawClient, data: string): void {
+    client.send({
+      type: 'auth',
+      reasonCode: ReasonCode.ContinueAuthentication,
+      properties: { authenticationMethod: 'demo', authenticationData: Buffer.from(data) },
+    });
+  }
+
   test('[MQTT-4.12.0-1] an AUTH exchange through the onAuth hook ends in CONNACK with the method', async () => {
     const b = await broker({ hooks });
-    const client = new RawClient(b, 5);
-    client.send({
-      type: 'connect',
-      protocolName: 'MQTT',
-      protocolVersion: 5,
-      clean: true,
-      keepAlive: 0,
-      clientId: 'enhanced',
-      properties: { authenticationMethod: 'demo' },
-    });
+    const client = startDemo(b, 'enhanced');
     const challenge = await client.expect('auth');
     assert.equal(challenge.reasonCode, ReasonCode.ContinueAuthentication);
     assert.equal(challenge.properties?.authenticationMethod, 'demo');
     assert.equal(challenge.properties?.authenticationData?.toString(), 'challenge');
-    client.send({
-      type: 'auth',
-      reasonCode: ReasonCode.ContinueAuthentication,
-      properties: { authenticationMethod: 'demo', authenticationData: Buffer.from('response') },
-    });
+    answer(client, 'response');
     const connack = await client.expect('connack');
     assert.equal(connack.reasonCode, 0);
     assert.equal(connack.properties?.authenticationMethod, 'demo');
@@ -48,33 +52,16 @@ describe('enhanced authentication, authorization and problem information', () =>
     // Re-authentication (section 4.12.1).
     client.send({ type: 'auth', reasonCode: ReasonCode.ReAuthenticate, properties: { authenticationMethod: 'demo' } });
     assert.equal((await client.expect('auth')).reasonCode, ReasonCode.ContinueAuthentication);
-    client.send({
-      type: 'auth',
-      reasonCode: ReasonCode.ContinueAuthentication,
-      properties: { authenticationMethod: 'demo', authenticationData: Buffer.from('response') },
-    });
+    answer(client, 'response');
     assert.equal((await client.expect('auth')).reasonCode, ReasonCode.Success);
     client.destroy();
   });
 
   test('a wrong answer in the AUTH exchange gets CONNACK 0x87', async () => {
     const b = await broker({ hooks });
-    const client = new RawClient(b, 5);
-    client.send({
-      type: 'connect',
-      protocolName: 'MQTT',
-      protocolVersion: 5,
-      clean: true,
-      keepAlive: 0,
-      clientId: 'wrong',
-      properties: { authenticationMethod: 'demo' },
-    });
+    const client = startDemo(b, 'wrong');
     await client.expect('auth');
-    client.send({
-      type: 'auth',
-      reasonCode: ReasonCode.ContinueAuthentication,
-      properties: { authenticationMethod: 'demo', authenticationData: Buffer.from('guess') },
-    });
+    answer(client, 'guess');
     assert.equal((await client.expect('connack')).reasonCode, ReasonCode.NotAuthorized);
     await client.waitClosed();
   });
@@ -124,16 +111,7 @@ describe('enhanced authentication, authorization and problem information', () =>
 
   test('[MQTT-3.1.2-30] a packet other than AUTH during enhanced authentication gets CONNACK 0x82', async () => {
     const b = await broker({ hooks });
-    const client = new RawClient(b, 5);
-    client.send({
-      type: 'connect',
-      protocolName: 'MQTT',
-      protocolVersion: 5,
-      clean: true,
-      keepAlive: 0,
-      clientId: 'impatient',
-      properties: { authenticationMethod: 'demo' },
-    });
+    const client = startDemo(b, 'impatient');
     await client.expect('auth');
     client.send({ type: 'pingreq' });
     assert.equal((await client.expect('connack')).reasonCode, ReasonCode.ProtocolError);
@@ -149,46 +127,20 @@ describe('enhanced authentication, authorization and problem information', () =>
 
   test('[MQTT-4.12.1-2] a failed re-authentication closes the connection with DISCONNECT', async () => {
     const b = await broker({ hooks });
-    const client = new RawClient(b, 5);
-    client.send({
-      type: 'connect',
-      protocolName: 'MQTT',
-      protocolVersion: 5,
-      clean: true,
-      keepAlive: 0,
-      clientId: 'reauth-fail',
-      properties: { authenticationMethod: 'demo' },
-    });
+    const client = startDemo(b, 'reauth-fail');
     await client.expect('auth');
-    client.send({
-      type: 'auth',
-      reasonCode: ReasonCode.ContinueAuthentication,
-      properties: { authenticationMethod: 'demo', authenticationData: Buffer.from('response') },
-    });
+    answer(client, 'response');
     assert.equal((await client.expect('connack')).reasonCode, 0);
     client.send({ type: 'auth', reasonCode: ReasonCode.ReAuthenticate, properties: { authenticationMethod: 'demo' } });
     await client.expect('auth');
-    client.send({
-      type: 'auth',
-      reasonCode: ReasonCode.ContinueAuthentication,
-      properties: { authenticationMethod: 'demo', authenticationData: Buffer.from('wrong') },
-    });
+    answer(client, 'wrong');
     assert.equal((await client.expect('disconnect')).reasonCode, ReasonCode.NotAuthorized);
     await client.waitClosed();
   });
 
   test('an enhanced authentication that never completes is closed after the connect timeout', async () => {
     const b = await broker({ hooks, connectTimeoutMs: 150 });
-    const client = new RawClient(b, 5);
-    client.send({
-      type: 'connect',
-      protocolName: 'MQTT',
-      protocolVersion: 5,
-      clean: true,
-      keepAlive: 0,
-      clientId: 'stalled',
-      properties: { authenticationMethod: 'demo' },
-    });
+    const client = startDemo(b, 'stalled');
     await client.expect('auth');
     await client.waitClosed(1000);
   });

@@ -6,6 +6,25 @@ import { connected, delay, RawClient, startBroker, useBrokers } from './helpers.
 
 const persistent = { clean: false, properties: { sessionExpiryInterval: 3600 } };
 
+/** A memory store whose commits wait, while `held`, until release(). */
+class HeldStore extends MemoryStore {
+  held = false;
+  #release: () => void = () => {};
+
+  override commit(): Promise<void> {
+    if (!this.held) return super.commit();
+    return new Promise<void>((resolve) => {
+      this.#release = resolve;
+    });
+  }
+
+  /** Stops holding and lets the held commit finish. */
+  release(): void {
+    this.held = false;
+    this.#release();
+  }
+}
+
 /**
  * Leaves `clientId` as an offline persistent session in `store`, subscribed to `filter` at QoS 1, with `messages`
  * published after it went, and closes the broker that held it (a restart follows on the same store).
@@ -166,16 +185,6 @@ describe('sessions', () => {
   });
 
   test('a QoS 1 PUBACK waits until the store has committed the message for a persistent session', async () => {
-    let release: () => void = () => {};
-    let held = false;
-    class HeldStore extends MemoryStore {
-      override commit(): Promise<void> {
-        if (!held) return super.commit();
-        return new Promise<void>((resolve) => {
-          release = resolve;
-        });
-      }
-    }
     const store = new HeldStore();
     const b = await broker({ store });
     const sub = await connected(b, 'durable-sub', 5, persistent);
@@ -183,11 +192,10 @@ describe('sessions', () => {
     sub.destroy();
     await delay(5);
     const pub = await connected(b, 'durable-pub');
-    held = true;
+    store.held = true;
     pub.publish({ topic: 'dur', payload: Buffer.from('x'), qos: 1, packetId: 8 });
     await pub.expectNothing(50);
-    held = false;
-    release();
+    store.release();
     assert.equal((await pub.expect('puback')).packetId, 8);
   });
 
@@ -327,58 +335,37 @@ describe('sessions', () => {
   });
 
   test('PUBREL and PUBCOMP of a persistent session wait for the store commit of their state change', async () => {
-    let release: () => void = () => {};
-    let held = false;
-    class HeldStore extends MemoryStore {
-      override commit(): Promise<void> {
-        if (!held) return super.commit();
-        return new Promise<void>((resolve) => {
-          release = resolve;
-        });
-      }
-    }
-    const b = await broker({ store: new HeldStore() });
+    const store = new HeldStore();
+    const b = await broker({ store });
     const sub = await connected(b, 'q2-durable', 5, persistent);
     await sub.subscribe('q2d', 2);
     await b.publish({ topic: 'q2d', payload: 'x', qos: 2 });
     const msg = await sub.expect('publish');
-    held = true;
+    store.held = true;
     sub.send({ type: 'pubrec', packetId: msg.packetId! });
     await sub.expectNothing(40);
-    held = false;
-    release();
+    store.release();
     assert.equal((await sub.expect('pubrel')).packetId, msg.packetId);
 
     const pub = await connected(b, 'q2-publisher', 5, persistent);
     pub.publish({ topic: 'elsewhere', payload: Buffer.from('y'), qos: 2, packetId: 21 });
     await pub.expect('pubrec');
-    held = true;
+    store.held = true;
     pub.send({ type: 'pubrel', packetId: 21 });
     await pub.expectNothing(40);
-    held = false;
-    release();
+    store.release();
     assert.equal((await pub.expect('pubcomp')).packetId, 21);
   });
 
   test('a persistent session gets its SUBACK once the subscription is committed, then the retained messages', async () => {
-    let release: () => void = () => {};
-    let held = false;
-    class HeldStore extends MemoryStore {
-      override commit(): Promise<void> {
-        if (!held) return super.commit();
-        return new Promise<void>((resolve) => {
-          release = resolve;
-        });
-      }
-    }
-    const b = await broker({ store: new HeldStore() });
+    const store = new HeldStore();
+    const b = await broker({ store });
     await b.publish({ topic: 'sa/r', payload: 'retained', retain: true });
     const sub = await connected(b, 'suback-durable', 5, persistent);
-    held = true;
+    store.held = true;
     sub.send({ type: 'subscribe', packetId: 5, subscriptions: [{ topicFilter: 'sa/#', qos: 1 }] });
     await sub.expectNothing(40);
-    held = false;
-    release();
+    store.release();
     assert.equal((await sub.expect('suback')).packetId, 5);
     assert.equal((await sub.expect('publish')).payload.toString(), 'retained');
   });

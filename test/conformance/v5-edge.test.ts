@@ -6,7 +6,7 @@ import { describe, test } from 'node:test';
 import type { AuthResult, BrokerHooks } from '../../src/broker/hooks.js';
 import { encode } from '../../src/protocol/encoder.js';
 import { ReasonCode } from '../../src/protocol/reason-codes.js';
-import { Bench, delay } from './raw-client.js';
+import { Bench, delay, type Peer } from './raw-client.js';
 
 // Every test has its own broker, so they run concurrently and the suite stays fast.
 describe('MQTT 5.0 statements combined, and enhanced authentication (server)', { concurrency: true }, () => {
@@ -282,6 +282,36 @@ describe('MQTT 5.0 statements combined, and enhanced authentication (server)', {
     };
   }
 
+  /** A peer that has sent CONNECT with the CHALLENGE method (the broker answers with AUTH 0x18). */
+  function challenged(bench: Bench): Peer {
+    const peer = bench.peer(5);
+    peer.send(peer.connectPacket({ clientId: 'a', properties: { authenticationMethod: 'CHALLENGE' } }));
+    return peer;
+  }
+
+  /** The peer's AUTH 0x18 answering a challenge with `data`. */
+  function answer(peer: Peer, data: string): void {
+    peer.send({
+      type: 'auth',
+      reasonCode: ReasonCode.ContinueAuthentication,
+      properties: { authenticationMethod: 'CHALLENGE', authenticationData: Buffer.from(data) },
+    });
+  }
+
+  /** A peer through the AUTH exchange with the right answer, its CONNACK taken. */
+  async function authenticated(bench: Bench): Promise<Peer> {
+    const peer = challenged(bench);
+    await peer.expect('auth');
+    answer(peer, 'right');
+    await peer.expect('connack');
+    return peer;
+  }
+
+  /** AUTH 0x19: the peer starts a re-authentication with `method`. */
+  function reauthenticate(peer: Peer, method = 'CHALLENGE'): void {
+    peer.send({ type: 'auth', reasonCode: ReasonCode.ReAuthenticate, properties: { authenticationMethod: method } });
+  }
+
   test('[MQTT-4.12.0-1] an Authentication Method the server does not support gets CONNACK 0x8C and a close', async (t) => {
     const bench = await Bench.open(t, { hooks: challengeHooks() });
     const peer = bench.peer(5);
@@ -292,17 +322,12 @@ describe('MQTT 5.0 statements combined, and enhanced authentication (server)', {
 
   test('[MQTT-4.12.0-2] [MQTT-4.12.0-5] [MQTT-3.15.2-1] the AUTH exchange: AUTH 0x18 with the method, then CONNACK 0x00 carrying the method', async (t) => {
     const bench = await Bench.open(t, { hooks: challengeHooks() });
-    const peer = bench.peer(5);
-    peer.send(peer.connectPacket({ clientId: 'a', properties: { authenticationMethod: 'CHALLENGE' } }));
+    const peer = challenged(bench);
     const challenge = await peer.expect('auth');
     assert.equal(challenge.reasonCode, ReasonCode.ContinueAuthentication);
     assert.equal(challenge.properties?.authenticationMethod, 'CHALLENGE');
     assert.equal(challenge.properties?.authenticationData?.toString(), 'nonce');
-    peer.send({
-      type: 'auth',
-      reasonCode: ReasonCode.ContinueAuthentication,
-      properties: { authenticationMethod: 'CHALLENGE', authenticationData: Buffer.from('right') },
-    });
+    answer(peer, 'right');
     const connack = await peer.expect('connack');
     assert.equal(connack.reasonCode, 0);
     assert.equal(connack.properties?.authenticationMethod, 'CHALLENGE');
@@ -310,14 +335,9 @@ describe('MQTT 5.0 statements combined, and enhanced authentication (server)', {
 
   test('[MQTT-4.12.0-4] a failed AUTH exchange gets a refusing CONNACK (0x87) and a close', async (t) => {
     const bench = await Bench.open(t, { hooks: challengeHooks() });
-    const peer = bench.peer(5);
-    peer.send(peer.connectPacket({ clientId: 'a', properties: { authenticationMethod: 'CHALLENGE' } }));
+    const peer = challenged(bench);
     await peer.expect('auth');
-    peer.send({
-      type: 'auth',
-      reasonCode: ReasonCode.ContinueAuthentication,
-      properties: { authenticationMethod: 'CHALLENGE', authenticationData: Buffer.from('wrong') },
-    });
+    answer(peer, 'wrong');
     const connack = await peer.expect('connack');
     assert.equal(connack.reasonCode, ReasonCode.NotAuthorized);
     await peer.waitClosed();
@@ -327,8 +347,7 @@ describe('MQTT 5.0 statements combined, and enhanced authentication (server)', {
     const bench = await Bench.open(t, { hooks: challengeHooks() });
     const watcher = await bench.connected('w');
     await watcher.subscribe('early/#', 0);
-    const peer = bench.peer(5);
-    peer.send(peer.connectPacket({ clientId: 'a', properties: { authenticationMethod: 'CHALLENGE' } }));
+    const peer = challenged(bench);
     await peer.expect('auth');
     peer.publish({ topic: 'early/x', payload: Buffer.from('x') });
     const connack = await peer.expect('connack');
@@ -339,21 +358,12 @@ describe('MQTT 5.0 statements combined, and enhanced authentication (server)', {
 
   test('[MQTT-4.12.1-1] re-authentication with AUTH 0x19 and the same method succeeds with AUTH 0x00; the connection keeps working', async (t) => {
     const bench = await Bench.open(t, { hooks: challengeHooks() });
-    const peer = bench.peer(5);
-    peer.send(peer.connectPacket({ clientId: 'a', properties: { authenticationMethod: 'CHALLENGE' } }));
-    await peer.expect('auth');
-    const answer = { authenticationMethod: 'CHALLENGE', authenticationData: Buffer.from('right') };
-    peer.send({ type: 'auth', reasonCode: ReasonCode.ContinueAuthentication, properties: answer });
-    await peer.expect('connack');
-    peer.send({
-      type: 'auth',
-      reasonCode: ReasonCode.ReAuthenticate,
-      properties: { authenticationMethod: 'CHALLENGE' },
-    });
+    const peer = await authenticated(bench);
+    reauthenticate(peer);
     assert.equal((await peer.expect('auth')).reasonCode, ReasonCode.ContinueAuthentication);
     peer.send({ type: 'pingreq' });
     await peer.expect('pingresp');
-    peer.send({ type: 'auth', reasonCode: ReasonCode.ContinueAuthentication, properties: answer });
+    answer(peer, 'right');
     const done = await peer.expect('auth');
     assert.equal(done.reasonCode, 0);
     assert.equal(done.properties?.authenticationMethod, 'CHALLENGE');
@@ -361,26 +371,10 @@ describe('MQTT 5.0 statements combined, and enhanced authentication (server)', {
 
   test('[MQTT-4.12.1-2] a failed re-authentication gets DISCONNECT with a reason code >= 0x80 and a close', async (t) => {
     const bench = await Bench.open(t, { hooks: challengeHooks() });
-    const peer = bench.peer(5);
-    peer.send(peer.connectPacket({ clientId: 'a', properties: { authenticationMethod: 'CHALLENGE' } }));
+    const peer = await authenticated(bench);
+    reauthenticate(peer);
     await peer.expect('auth');
-    peer.send({
-      type: 'auth',
-      reasonCode: ReasonCode.ContinueAuthentication,
-      properties: { authenticationMethod: 'CHALLENGE', authenticationData: Buffer.from('right') },
-    });
-    await peer.expect('connack');
-    peer.send({
-      type: 'auth',
-      reasonCode: ReasonCode.ReAuthenticate,
-      properties: { authenticationMethod: 'CHALLENGE' },
-    });
-    await peer.expect('auth');
-    peer.send({
-      type: 'auth',
-      reasonCode: ReasonCode.ContinueAuthentication,
-      properties: { authenticationMethod: 'CHALLENGE', authenticationData: Buffer.from('wrong') },
-    });
+    answer(peer, 'wrong');
     const disconnect = await peer.expect('disconnect');
     assert.ok((disconnect.reasonCode ?? 0) >= 0x80);
     await peer.waitClosed();
@@ -388,16 +382,8 @@ describe('MQTT 5.0 statements combined, and enhanced authentication (server)', {
 
   test('[MQTT-4.12.1-1] re-authentication with another Authentication Method is a Protocol Error: DISCONNECT 0x82', async (t) => {
     const bench = await Bench.open(t, { hooks: challengeHooks() });
-    const peer = bench.peer(5);
-    peer.send(peer.connectPacket({ clientId: 'a', properties: { authenticationMethod: 'CHALLENGE' } }));
-    await peer.expect('auth');
-    peer.send({
-      type: 'auth',
-      reasonCode: ReasonCode.ContinueAuthentication,
-      properties: { authenticationMethod: 'CHALLENGE', authenticationData: Buffer.from('right') },
-    });
-    await peer.expect('connack');
-    peer.send({ type: 'auth', reasonCode: ReasonCode.ReAuthenticate, properties: { authenticationMethod: 'OTHER' } });
+    const peer = await authenticated(bench);
+    reauthenticate(peer, 'OTHER');
     await peer.expectDisconnect(ReasonCode.ProtocolError);
   });
 });
