@@ -28,14 +28,7 @@ describe('CONNECT / CONNACK', () => {
   test('[MQTT-3.1.0-2] a second CONNECT is a protocol error: DISCONNECT 0x82 on 5.0', async () => {
     const b = await broker();
     const client = await connected(b, 'twice');
-    client.send({
-      type: 'connect',
-      protocolName: 'MQTT',
-      protocolVersion: 5,
-      clean: true,
-      keepAlive: 0,
-      clientId: 'twice',
-    });
+    client.send(client.connectPacket({ clientId: 'twice' }));
     const disconnect = await client.expect('disconnect');
     assert.equal(disconnect.reasonCode, ReasonCode.ProtocolError);
     await client.waitClosed();
@@ -44,14 +37,7 @@ describe('CONNECT / CONNACK', () => {
   test('[MQTT-3.1.0-2] a second CONNECT on 3.1.1 closes the connection without a packet', async () => {
     const b = await broker();
     const client = await connected(b, 'twice4', 4);
-    client.send({
-      type: 'connect',
-      protocolName: 'MQTT',
-      protocolVersion: 4,
-      clean: true,
-      keepAlive: 0,
-      clientId: 'x',
-    });
+    client.send(client.connectPacket({ clientId: 'x' }));
     await client.waitClosed();
     assert.equal(client.received.length, 0);
   });
@@ -339,14 +325,7 @@ describe('CONNECT / CONNACK', () => {
       authenticator: { authenticate: () => new Promise((r) => setTimeout(() => r({ ok: true }), 20)) },
     });
     const client = new RawClient(b, 5);
-    client.send({
-      type: 'connect',
-      protocolName: 'MQTT',
-      protocolVersion: 5,
-      clean: true,
-      keepAlive: 0,
-      clientId: 'eager',
-    });
+    client.send(client.connectPacket({ clientId: 'eager' }));
     client.send({ type: 'pingreq' });
     await client.expect('connack');
     await client.expect('pingresp');
