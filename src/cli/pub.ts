@@ -3,7 +3,8 @@
 
 import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
-import { connect, type MqttClient, MqttError } from '../client/index.js';
+import { type ClientOptions, MqttClient, MqttError } from '../client/index.js';
+import { plainMessage } from '../client/initial-connect.js';
 import { reasonText } from '../client/reason-text.js';
 import {
   type CliIo,
@@ -34,6 +35,54 @@ interface PubFlags extends CommonFlags {
   retain: boolean;
   repeat: number;
   repeatDelay: number;
+  retryConnect: number | undefined;
+}
+
+/** Shared with `starling sub`. */
+export const retryConnectUsage = `while the broker cannot be reached yet, keep trying to connect
+                             for up to SECONDS (0: until it succeeds), with backoff`;
+
+/** --retry-connect SECONDS: the first connection is retried, as a device waiting for its broker does. */
+export function retryConnectSpec<F extends { retryConnect: number | undefined }>(): FlagSpec<F> {
+  return {
+    names: ['--retry-connect'],
+    values: 1,
+    apply: (f, v) => {
+      if (!/^\d+$/.test(v) || Number(v) > 2_000_000) {
+        throw new Error(`--retry-connect must be a whole number of seconds, got '${v}'`);
+      }
+      f.retryConnect = Number(v);
+    },
+  };
+}
+
+/**
+ * Connects as the flags say: without --retry-connect the first failure ends the command, as with
+ * mosquitto_pub and mosquitto_sub. Aborting `io.signal` while connecting ends the attempts; with
+ * -d, each retry is printed.
+ */
+export async function openClient(
+  url: string,
+  options: ClientOptions,
+  flags: CommonFlags & { retryConnect: number | undefined },
+  io: CliIo,
+): Promise<MqttClient> {
+  const seconds = flags.retryConnect;
+  options.retryInitialConnect = seconds === undefined ? false : seconds === 0 ? true : { timeout: seconds * 1000 };
+  const client = new MqttClient(url, options);
+  if (flags.debug) {
+    client.on('reconnect', (attempt, delay) =>
+      io.stderr.write(`Client ${client.clientId} connecting again in ${delay} ms (retry ${attempt})\n`),
+    );
+  }
+  const abort = (): void => void client.end();
+  io.signal?.addEventListener('abort', abort, { once: true });
+  try {
+    await client.connect();
+    return client;
+  } finally {
+    io.signal?.removeEventListener('abort', abort);
+  }
 }
 
 const usage = `Usage: starling pub {-t topic | -L URL} {-m message | -f file | -l | -n | -s} [options]
@@ -48,6 +97,7 @@ Publish options:
   -r, --retain               retain the message
   --repeat COUNT             publish the message COUNT times (with -m, -f, -n or -s)
   --repeat-delay SECONDS     wait between repeated messages
+  --retry-connect SECONDS    ${retryConnectUsage}
 
 ${commonUsage}`;
 
@@ -80,6 +130,7 @@ function pubSpecs(): FlagSpec<PubFlags>[] {
         f.repeatDelay = Number(v);
       },
     },
+    retryConnectSpec<PubFlags>(),
   ];
 }
 
@@ -92,6 +143,8 @@ async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
 /** What went wrong, for a person or a script reading stderr. */
 export function describeFailure(error: unknown): string {
   if (error instanceof MqttError) {
+    // The client's own summaries (gave up after n attempts, ...) quote their cause already.
+    if (error.cause instanceof MqttError) return plainMessage(error);
     const cause = error.cause instanceof Error ? error.cause.message : undefined;
     return cause ?? (error.reasonCode >= 0x80 ? reasonText(error.reasonCode) : error.message);
   }
@@ -106,6 +159,7 @@ export async function runPub(argv: string[], io: CliIo = processIo()): Promise<n
     retain: false,
     repeat: 1,
     repeatDelay: 0,
+    retryConnect: undefined,
   };
   let settings: ReturnType<typeof clientSettings>;
   try {
@@ -146,10 +200,10 @@ export async function runPub(argv: string[], io: CliIo = processIo()): Promise<n
       io.stderr,
     );
   }
-  // One message: fail fast. Line mode is long-lived and rides out broker restarts.
+  // One message: fail fast once connected. Line mode is long-lived and rides out broker restarts.
   if (source.kind !== 'lines') options.reconnect = false;
   try {
-    client = await connect(url, options);
+    client = await openClient(url, options, flags, io);
   } catch (error) {
     if (!flags.quiet) io.stderr.write(`Connection error: ${describeFailure(error)}\n`);
     return 1;

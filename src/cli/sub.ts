@@ -2,7 +2,7 @@
 // plus --json for one JSON object per message.
 
 import { isUtf8 } from 'node:buffer';
-import { connect, type Message, type MqttClient } from '../client/index.js';
+import type { Message, MqttClient } from '../client/index.js';
 import { reasonText } from '../client/reason-text.js';
 import { topicMatches } from '../topics/match.js';
 import {
@@ -18,7 +18,7 @@ import {
   parseFlags,
   processIo,
 } from './connect-options.js';
-import { describeFailure } from './pub.js';
+import { describeFailure, openClient, retryConnectSpec, retryConnectUsage } from './pub.js';
 
 /** mosquitto_sub's exit status when -W expires (libmosquitto's MOSQ_ERR_TIMEOUT). */
 export const EXIT_TIMEOUT = 27;
@@ -36,6 +36,7 @@ interface SubFlags extends CommonFlags {
   filterOut: string[];
   unsubscribe: string[];
   exitAfterSubscribe: boolean;
+  retryConnect: number | undefined;
 }
 
 const usage = `Usage: starling sub {-t topic ... | -L URL} [options]
@@ -57,6 +58,7 @@ Subscribe options:
   -U, --unsubscribe FILTER   unsubscribe from FILTER (with -c, to change a kept session)
   -E                         exit once subscribed (to set up a kept session with -c)
   --retain-as-published      MQTT 5 subscription option
+  --retry-connect SECONDS    ${retryConnectUsage}
 
 ${commonUsage}`;
 
@@ -89,6 +91,7 @@ function subSpecs(): FlagSpec<SubFlags>[] {
     { names: ['-U', '--unsubscribe'], values: 1, apply: (f, v) => f.unsubscribe.push(v) },
     { names: ['-E'], values: 0, apply: (f) => (f.exitAfterSubscribe = true) },
     { names: ['--retain-as-published'], values: 0, apply: (f) => (f.retainAsPublished = true) },
+    retryConnectSpec<SubFlags>(),
   ];
 }
 
@@ -247,6 +250,7 @@ export async function runSub(argv: string[], io: CliIo = processIo()): Promise<n
     filterOut: [],
     unsubscribe: [],
     exitAfterSubscribe: false,
+    retryConnect: undefined,
   };
   let settings: ReturnType<typeof clientSettings>;
   try {
@@ -275,8 +279,10 @@ export async function runSub(argv: string[], io: CliIo = processIo()): Promise<n
     );
   }
   try {
-    client = await connect(url, options);
+    client = await openClient(url, options, flags, io);
   } catch (error) {
+    // Stopped (Ctrl-C, or io.signal) while waiting for the broker: as a stop once subscribed.
+    if (io.signal?.aborted) return 0;
     if (!flags.quiet) io.stderr.write(`Connection error: ${describeFailure(error)}\n`);
     return 1;
   }
