@@ -292,7 +292,9 @@ async function main(): Promise<number> {
         }
       }
       for (const s of traffic) {
-        for (let r = 0; r < repeats; r++) {
+        // A p99 moves with whatever else the machine does: latency gets more repeats than throughput.
+        const rounds = s.kind === 'latency' && !quick && !args.repeats ? Math.max(repeats, 5) : repeats;
+        for (let r = 0; r < rounds; r++) {
           for (const b of names) {
             const broker = running.get(b);
             if (!broker) continue;
