@@ -277,15 +277,22 @@ export class MqttClient extends TypedEmitter<ClientEvents> {
           throw failure;
         }
         const backoff = (policy as InitialConnectPolicy).backoff;
-        const delay = Math.min(backoffDelay(failures - 1, backoff, this.#random), deadline - this.#clock.now());
-        this.#logger?.warn({ err: last, attempt: failures, delay }, 'cannot connect yet; retrying');
-        this.emit('error', last);
-        this.emit('reconnect', failures, delay);
+        const delay = backoffDelay(failures - 1, backoff, this.#random);
+        const remaining = deadline - this.#clock.now();
+        // When no retry fits before the deadline, there is none to announce: connect() just settles at the deadline.
+        const retrying = delay < remaining;
+        if (retrying) {
+          this.#logger?.warn({ err: last, attempt: failures, delay }, 'cannot connect yet; retrying');
+          this.emit('error', last);
+          this.emit('reconnect', failures, delay);
+        }
         // A listener may have called end().
-        if (!this.#isClosed()) await Promise.race([this.#sleep(delay), cancelled]).catch(() => undefined);
+        if (!this.#isClosed()) {
+          await Promise.race([this.#sleep(Math.min(delay, remaining)), cancelled]).catch(() => undefined);
+        }
         if (this.#isClosed()) throw this.#endedWhileConnecting(failures, last);
-        if (this.#clock.now() >= deadline) {
-          const expired = this.#initialFailure(policy, last, failures, deadline) as MqttError;
+        if (!retrying || this.#clock.now() >= deadline) {
+          const expired = this.#deadlinePassed(policy as InitialConnectPolicy, last, failures);
           this.#close(expired);
           throw expired;
         }
@@ -313,14 +320,13 @@ export class MqttClient extends TypedEmitter<ClientEvents> {
         cause: last,
       });
     }
-    if (this.#clock.now() >= deadline) {
-      return new MqttError(
-        code,
-        `no connection within ${policy.timeout} ms (${attempts(failures)}): ${plainMessage(last)}`,
-        { cause: last },
-      );
-    }
+    if (this.#clock.now() >= deadline) return this.#deadlinePassed(policy, last, failures);
     return undefined;
+  }
+
+  #deadlinePassed(policy: InitialConnectPolicy, last: Error, failures: number): MqttError {
+    const text = `no connection within ${policy.timeout} ms (${attempts(failures)}): ${plainMessage(last)}`;
+    return new MqttError(reasonCodeOf(last), text, { cause: last });
   }
 
   #endedWhileConnecting(failures: number, last: Error | undefined): MqttError {

@@ -371,17 +371,24 @@ test('retryInitialConnect.timeout is a deadline for connect(), also cutting shor
   let elapsed = Date.now() - started;
   assert.ok(elapsed >= 390 && elapsed < 1500, `gave up after ${elapsed} ms`);
 
-  // Nothing listening: attempts at 0, 100, 300 ms and a wait cut short at the deadline.
+  // Nothing listening: attempts at 0, 100 and 300 ms; the next would come at 700, so connect() settles at 500.
   const port = await freePort();
   const closed = counted(`mqtt://127.0.0.1:${port}`, {
     reconnect: { initialDelay: 100, maxDelay: 10_000, jitter: 0 },
     retryInitialConnect: { timeout: 500 },
   });
+  const seen = watch(closed.client);
   started = Date.now();
   await assert.rejects(closed.client.connect(), /no connection within 500 ms \(3 attempts\)/);
   elapsed = Date.now() - started;
   assert.ok(elapsed >= 490 && elapsed < 1500, `gave up after ${elapsed} ms`);
   assert.equal(closed.attempts(), 3);
+  // The retry that would come after the deadline is not announced.
+  assert.deepEqual(seen.retries, [
+    [1, 100],
+    [2, 200],
+  ]);
+  assert.equal(seen.errors.length, 2);
 });
 
 test('retryInitialConnect: false, or reconnect: false, rejects on the first failure', async () => {
