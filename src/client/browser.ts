@@ -16,7 +16,10 @@ export class MqttClient extends CoreClient {
   }
 }
 
-/** Connects over ws:// or wss:// and resolves once the server accepted the connection (CONNACK). */
+/**
+ * Connects over ws:// or wss:// and resolves once the server accepted the connection (CONNACK),
+ * retrying while the server cannot be reached, as index.ts's connect() does.
+ */
 export async function connect(url: string, options: ClientOptions = {}): Promise<MqttClient> {
   const client = new MqttClient(url, options);
   await client.connect();

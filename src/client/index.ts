@@ -27,8 +27,9 @@ export class MqttClient extends CoreClient {
 
 /**
  * Connects to an MQTT server at `url` (mqtt://, mqtts://, ws://, wss://) and resolves once the
- * server accepted the connection (CONNACK). Rejects with an MqttError carrying the reason code when
- * the server refuses, or when it cannot be reached.
+ * server accepted the connection (CONNACK). While the server cannot be reached it keeps trying
+ * (see `retryInitialConnect`); rejects with an MqttError carrying the reason code when the server
+ * refuses for a reason retrying cannot fix, the TLS certificate does not verify, or the limits run out.
  */
 export async function connect(url: string, options: ClientOptions = {}): Promise<MqttClient> {
   const client = new MqttClient(url, options);
