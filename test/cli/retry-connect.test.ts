@@ -18,7 +18,19 @@ interface MemoryIo extends CliIo {
   err: () => string;
 }
 
-function memoryIo(signal?: AbortSignal): MemoryIo {
+/** A command that retries for ever when it should not fails its test, and is stopped by the cleanup. */
+const bounded = { timeout: 20_000 };
+
+let cleanups: (() => Promise<void>)[] = [];
+
+afterEach(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+  cleanups = [];
+});
+
+/** Captured output; the command is stopped (io.signal) after the test whatever happened. */
+function memoryIo(controller = new AbortController()): MemoryIo {
+  cleanups.push(async () => controller.abort());
   const stdout = new PassThrough();
   const stderr = new PassThrough();
   let out = '';
@@ -29,17 +41,8 @@ function memoryIo(signal?: AbortSignal): MemoryIo {
   stderr.on('data', (chunk: Buffer) => {
     err += chunk.toString();
   });
-  const io: MemoryIo = { stdin: Readable.from([]), stdout, stderr, out: () => out, err: () => err };
-  if (signal) io.signal = signal;
-  return io;
+  return { stdin: Readable.from([]), stdout, stderr, out: () => out, err: () => err, signal: controller.signal };
 }
-
-let cleanups: (() => Promise<void>)[] = [];
-
-afterEach(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
-  cleanups = [];
-});
 
 async function freePort(): Promise<number> {
   const server = createServer();
@@ -63,7 +66,7 @@ async function startBroker(port: number, meta = { loopbackOnly: true }): Promise
 
 const at = (port: number): string[] => ['-h', '127.0.0.1', '-p', String(port)];
 
-test('pub --retry-connect waits for a broker that starts after it, then publishes', async () => {
+test('pub --retry-connect waits for a broker that starts after it, then publishes', bounded, async () => {
   const port = await freePort();
   const io = memoryIo();
   const publishing = runPub(
@@ -80,7 +83,7 @@ test('pub --retry-connect waits for a broker that starts after it, then publishe
   assert.equal(await received, 'arrived');
 });
 
-test('sub --retry-connect waits for a broker that starts after it, then prints what arrives', async () => {
+test('sub --retry-connect waits for a broker that starts after it, then prints what arrives', bounded, async () => {
   const port = await freePort();
   const io = memoryIo();
   const subscribing = runSub([...at(port), '--retry-connect', '10', '-t', 'late/sub', '-C', '1', '-d'], io);
@@ -96,7 +99,7 @@ test('sub --retry-connect waits for a broker that starts after it, then prints w
   assert.match(io.err(), /connecting again in \d+ ms \(retry 1\)/);
 });
 
-test('--retry-connect SECONDS gives up after SECONDS, naming the attempts and the last failure', async () => {
+test('--retry-connect SECONDS gives up after SECONDS, naming the attempts and the last failure', bounded, async () => {
   const port = await freePort();
   const io = memoryIo();
   const started = Date.now();
@@ -109,7 +112,7 @@ test('--retry-connect SECONDS gives up after SECONDS, naming the attempts and th
   );
 });
 
-test('--retry-connect still stops at once when the broker refuses the credentials', async () => {
+test('--retry-connect still stops at once when the broker refuses the credentials', bounded, async () => {
   const port = await freePort();
   await startBroker(port, { loopbackOnly: false });
   const common = [...at(port), '--retry-connect', '30', '-t', 't'];
@@ -125,7 +128,7 @@ test('--retry-connect still stops at once when the broker refuses the credential
   }
 });
 
-test('without --retry-connect the first failure ends the command at once', async () => {
+test('without --retry-connect the first failure ends the command at once', bounded, async () => {
   const port = await freePort();
   const io = memoryIo();
   const started = Date.now();
@@ -134,18 +137,22 @@ test('without --retry-connect the first failure ends the command at once', async
   assert.match(io.err(), /^Connection error: connect ECONNREFUSED/);
 });
 
-test('sub stopped while it waits for the broker exits 0 at once; a bad --retry-connect value is a usage error', async () => {
-  const port = await freePort();
-  const controller = new AbortController();
-  const io = memoryIo(controller.signal);
-  const subscribing = runSub([...at(port), '--retry-connect', '0', '-t', 't', '-d'], io);
-  await waitFor(() => io.err().includes('(retry 1)'), 'a retry');
-  const started = Date.now();
-  controller.abort();
-  assert.equal(await subscribing, 0);
-  assert.ok(Date.now() - started < 500);
+test(
+  'sub stopped while it waits for the broker exits 0 at once; a bad --retry-connect value is a usage error',
+  bounded,
+  async () => {
+    const port = await freePort();
+    const controller = new AbortController();
+    const io = memoryIo(controller);
+    const subscribing = runSub([...at(port), '--retry-connect', '0', '-t', 't', '-d'], io);
+    await waitFor(() => io.err().includes('(retry 1)'), 'a retry');
+    const started = Date.now();
+    controller.abort();
+    assert.equal(await subscribing, 0);
+    assert.ok(Date.now() - started < 500);
 
-  const bad = memoryIo();
-  assert.equal(await runPub([...at(port), '--retry-connect', 'soon', '-t', 't', '-m', 'x'], bad), 1);
-  assert.match(bad.err(), /--retry-connect must be a whole number of seconds, got 'soon'/);
-});
+    const bad = memoryIo();
+    assert.equal(await runPub([...at(port), '--retry-connect', 'soon', '-t', 't', '-m', 'x'], bad), 1);
+    assert.match(bad.err(), /--retry-connect must be a whole number of seconds, got 'soon'/);
+  },
+);
