@@ -111,6 +111,10 @@ const noop = (): void => {};
  * collects, so every acknowledgement that waits during a disk sync shares the next one (group commit), and a
  * message whose subscriber acknowledges it before its batch is written is never written at all.
  *
+ * A batch is collected as binary records in one buffer (codec.ts) that is transferred to the writer thread
+ * without a copy; queue and in-flight rows are stored as they stand in it. Per message that is one put while it
+ * is in flight and one delete once acknowledged, and neither when the acknowledgement comes within the batch.
+ *
  * A data directory is held by one process at a time (a lock file), is checked before LMDB maps it, and is never
  * emptied or overwritten when it is damaged or of an unknown format.
  */
