@@ -64,6 +64,32 @@ describe('store: lmdb in-flight rows', () => {
     }
   });
 
+  test('client ids and topics in any script come back as written, short and long', async () => {
+    const dir = freshDir();
+    const store = new LmdbStore(dir);
+    await store.open();
+    try {
+      const names = ['plain', 'température/é', 'ab\u00ff', '数据/传感器/1', 'emoji/😀/x', `long/${'ü'.repeat(70)}`];
+      for (const [i, name] of names.entries()) {
+        const record = inflight(i + 1, i + 1, name);
+        record.message!.topic = name;
+        store.putInflight(name, record);
+        store.enqueue(name, { seq: 1, topic: name, payload: Buffer.from(name), qos: 1, retain: false });
+      }
+      await store.commit();
+      for (const [i, name] of names.entries()) {
+        const [record] = await store.getInflight(name);
+        assert.equal(record?.packetId, i + 1, name);
+        assert.equal(record?.message?.topic, name);
+        const [queued] = await store.readQueue(name, 0, 10);
+        assert.equal(queued?.topic, name);
+        assert.equal(queued?.payload.toString(), name);
+      }
+    } finally {
+      await store.close();
+    }
+  });
+
   test('in-flight rows end as the writes say across batches, restarts, reads and session deletes (random sequences)', async () => {
     const clients = ['a', 'b'];
     const packetIds = [1, 2];

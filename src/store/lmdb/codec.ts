@@ -57,12 +57,22 @@ export class ByteWriter {
 
   u16(value: number): void {
     this.ensure(2);
-    this.length = this.buf.writeUInt16LE(value, this.length);
+    const buf = this.buf;
+    const at = this.length;
+    buf[at] = value;
+    buf[at + 1] = value >>> 8;
+    this.length = at + 2;
   }
 
   u32(value: number): void {
     this.ensure(4);
-    this.length = this.buf.writeUInt32LE(value, this.length);
+    const buf = this.buf;
+    const at = this.length;
+    buf[at] = value;
+    buf[at + 1] = value >>> 8;
+    buf[at + 2] = value >>> 16;
+    buf[at + 3] = value >>> 24;
+    this.length = at + 4;
   }
 
   f64(value: number): void {
@@ -73,14 +83,14 @@ export class ByteWriter {
   /** A string's UTF-8 bytes, without their length. */
   text(value: string): void {
     this.ensure(value.length * 3);
-    this.length += this.buf.write(value, this.length, 'utf8');
+    this.length += utf8(this.buf, value, this.length);
   }
 
   /** A string as u32 byte length and UTF-8 bytes. */
   string(value: string): void {
     this.ensure(4 + value.length * 3);
     const at = this.length;
-    const bytes = this.buf.write(value, at + 4, 'utf8');
+    const bytes = utf8(this.buf, value, at + 4);
     this.buf.writeUInt32LE(bytes, at);
     this.length = at + 4 + bytes;
   }
@@ -109,6 +119,24 @@ export class ByteWriter {
   take(): Buffer {
     return Buffer.from(this.buf.subarray(0, this.length));
   }
+}
+
+/**
+ * Writes a string's UTF-8 bytes at `at` (room for 3 bytes per UTF-16 unit is there); returns their count. Short
+ * ASCII strings (most topics and client ids) are copied here, which costs less than a call into Buffer.write.
+ */
+function utf8(buf: Buffer, value: string, at: number): number {
+  const length = value.length;
+  if (length <= 64) {
+    let i = 0;
+    for (; i < length; i++) {
+      const code = value.charCodeAt(i);
+      if (code >= 0x80) break;
+      buf[at + i] = code;
+    }
+    if (i === length) return length;
+  }
+  return buf.write(value, at, 'utf8');
 }
 
 /** MQTT 5 properties as bytes, serialized once per properties object. */
