@@ -20,7 +20,7 @@ import { handleUnsubscribe } from './handlers/unsubscribe.js';
 import type { AuthEvent, AuthResult, HookClient } from './hooks.js';
 import type { KeepAliveTarget } from './keep-alive.js';
 import { InputThrottle } from './limits.js';
-import { formIndex, type Message } from './message.js';
+import { type AckObligation, formIndex, type Message } from './message.js';
 import type { Session } from './session.js';
 
 export type ConnectionState = 'awaitConnect' | 'authenticating' | 'connected' | 'closed';
@@ -33,6 +33,10 @@ type Carrier = Duplex & { [CONNECTION]?: Connection };
 const INPUT_OUTPUT_FULL = 1;
 /** Input paused by the message rate or bandwidth limit. */
 const INPUT_THROTTLED = 2;
+/** An acknowledgement queue entry's flags: an inbound QoS 1 (Receive Maximum), and one that waits for a commit. */
+const ACK_QOS1 = 1;
+const ACK_COMMIT = 2;
+type PendingAck = Buffer | (() => void) | AckObligation;
 /** Packets below this size are copied into one buffer per write rather than given a Writable entry each. */
 const SMALL_PACKET = 4096;
 
@@ -90,13 +94,20 @@ export class Connection implements KeepAliveTarget {
   #out: Buffer[] | undefined;
   #outBytes = 0;
   #flushScheduled = false;
-  /** Acknowledgements (bytes) and follow-ups (functions) waiting for a store commit, in order. */
-  #acks: (Buffer | (() => void))[] | undefined;
-  #acksQos1: number[] | undefined;
+  /**
+   * Acknowledgements (bytes, or an obligation that holds them), and follow-ups (functions) that wait, in order;
+   * the first not yet sent is at #ackHead. They leave in the order of their packets (section 4.6) when a store commit
+   * covers them, or earlier when nothing before them waits and they need no commit (any more).
+   */
+  #acks: PendingAck[] | undefined;
+  /** Per entry: ACK_QOS1 (an inbound QoS 1, counted in inboundQos1), ACK_COMMIT (waits for a store commit). */
+  #ackFlags: number[] | undefined;
+  #ackHead = 0;
+  /** A store commit is in progress for the entries before #commitEnd. */
+  #committing = false;
+  #commitEnd = 0;
   #onCommittedFn: (() => void) | undefined;
   #onCommitFailedFn: ((error: unknown) => void) | undefined;
-  #committing: (Buffer | (() => void))[] | undefined;
-  #committingQos1 = 0;
   /** Why reading is paused (bits: INPUT_OUTPUT_FULL, INPUT_THROTTLED); 0 = reading. */
   #inputPaused = 0;
   /** maxPublishRate / maxBytesPerSecond bookkeeping, created after CONNACK when a limit is set. */
@@ -202,35 +213,91 @@ export class Connection implements KeepAliveTarget {
     return trimmed.length <= this.clientMaximumPacketSize ? trimmed : undefined;
   }
 
-  /** A PUBACK/PUBREC that may have to wait for the store to commit the message it acknowledges. */
-  sendAck(bytes: Buffer, needsCommit: boolean, qos1: boolean): void {
-    if (!needsCommit && this.#acks === undefined && this.#committing === undefined) {
+  /**
+   * A PUBACK/PUBREC that may have to wait for the store to commit the message it acknowledges. With an
+   * `obligation` (a QoS 1 message whose only durable copies are in-flight rows of sessions) it may leave before the
+   * commit: as soon as every one of those sessions' clients has acknowledged the message, it is delivered and
+   * nothing is left to lose.
+   */
+  sendAck(bytes: Buffer, needsCommit: boolean, qos1: boolean, obligation?: AckObligation): void {
+    if (!needsCommit && this.#acks === undefined) {
       this.sendBytes(bytes);
       return;
     }
-    const acks = this.#acks ?? [];
-    const acksQos1 = this.#acksQos1 ?? [];
-    this.#acks = acks;
-    this.#acksQos1 = acksQos1;
-    acks.push(bytes);
-    if (qos1) {
-      this.inboundQos1++;
-      acksQos1.push(1);
-    } else acksQos1.push(0);
+    if (qos1) this.inboundQos1++;
+    let entry: PendingAck = bytes;
+    if (obligation !== undefined && needsCommit && !obligation.needsCommit) {
+      obligation.bytes = bytes;
+      obligation.connection = this;
+      entry = obligation;
+    }
+    this.#pushAck(entry, (qos1 ? ACK_QOS1 : 0) | (needsCommit ? ACK_COMMIT : 0));
   }
 
   /** Runs `action` once the acknowledgements queued before it are sent (at once when none wait). */
   afterAcks(action: () => void): void {
-    if (this.#acks === undefined && this.#committing === undefined) {
+    if (this.#acks === undefined) {
       action();
       return;
     }
-    const acks = this.#acks ?? [];
-    const acksQos1 = this.#acksQos1 ?? [];
-    this.#acks = acks;
-    this.#acksQos1 = acksQos1;
-    acks.push(action);
-    acksQos1.push(0);
+    this.#pushAck(action, 0);
+  }
+
+  #pushAck(entry: PendingAck, flags: number): void {
+    if (this.#acks === undefined) {
+      this.#acks = [entry];
+      this.#ackFlags = [flags];
+      this.#ackHead = 0;
+    } else {
+      this.#acks.push(entry);
+      this.#ackFlags!.push(flags);
+    }
+  }
+
+  /** An obligation of an acknowledgement queued here is met: send what may leave now. */
+  releaseAcks(): void {
+    if (this.state === 'closed' || this.#acks === undefined) return;
+    try {
+      this.#sendAcks(0);
+    } catch (error) {
+      this.#fail(error);
+    }
+  }
+
+  /**
+   * Sends the waiting entries in order: all those before `committedEnd` (a commit covers them), then those that need
+   * no commit or whose obligation is met, up to the first that still waits.
+   */
+  #sendAcks(committedEnd: number): void {
+    const acks = this.#acks!;
+    const flags = this.#ackFlags!;
+    let head = this.#ackHead;
+    while (head < acks.length) {
+      const entry = acks[head]!;
+      const flag = flags[head]!;
+      if (head >= committedEnd && (flag & ACK_COMMIT) !== 0) {
+        const obligation = entry as AckObligation;
+        if (obligation.pending === undefined || obligation.pending > 0 || obligation.needsCommit) break;
+      }
+      acks[head] = undefined as unknown as PendingAck;
+      head++;
+      this.#ackHead = head;
+      if ((flag & ACK_QOS1) !== 0) this.inboundQos1--;
+      if (typeof entry === 'function') entry();
+      else this.sendBytes(Buffer.isBuffer(entry) ? entry : entry.bytes!);
+      if (this.#acks !== acks) return; // the connection closed in a follow-up
+    }
+    if (head === acks.length) {
+      this.#acks = undefined;
+      this.#ackFlags = undefined;
+      this.#ackHead = 0;
+      this.#commitEnd = 0;
+    } else if (head > 1024 && head * 2 > acks.length) {
+      acks.splice(0, head);
+      flags.splice(0, head);
+      this.#ackHead = 0;
+      this.#commitEnd = Math.max(0, this.#commitEnd - head);
+    }
   }
 
   /**
@@ -577,12 +644,9 @@ export class Connection implements KeepAliveTarget {
   /** After a chunk: acknowledgements waiting for durability share one store commit. */
   #afterInput(): void {
     const acks = this.#acks;
-    if (acks === undefined || this.#committing !== undefined || this.state === 'closed') return;
-    this.#committing = acks;
-    this.#committingQos1 = 0;
-    for (const q of this.#acksQos1 ?? []) this.#committingQos1 += q;
-    this.#acks = undefined;
-    this.#acksQos1 = undefined;
+    if (acks === undefined || this.#committing || this.state === 'closed') return;
+    this.#committing = true;
+    this.#commitEnd = acks.length;
     if (!this.#onCommittedFn) {
       // Made once, by connections that wait for commits (persistent sessions, QoS 1/2 publishers).
       this.#onCommittedFn = () => this.#onCommitted();
@@ -592,16 +656,12 @@ export class Connection implements KeepAliveTarget {
   }
 
   #onCommitted(): void {
-    const acks = this.#committing;
-    this.#committing = undefined;
-    this.inboundQos1 -= this.#committingQos1;
-    this.#committingQos1 = 0;
-    if (!acks || this.state === 'closed') return;
+    this.#committing = false;
+    const end = this.#commitEnd;
+    this.#commitEnd = 0;
+    if (this.#acks === undefined || this.state === 'closed') return;
     try {
-      for (const ack of acks) {
-        if (typeof ack === 'function') ack();
-        else this.sendBytes(ack);
-      }
+      this.#sendAcks(end);
       this.#afterInput();
     } catch (error) {
       this.#fail(error);
@@ -609,7 +669,7 @@ export class Connection implements KeepAliveTarget {
   }
 
   #onCommitFailed(error: unknown): void {
-    this.#committing = undefined;
+    this.#committing = false;
     this.broker.logger.error({ err: error, clientId: this.clientId }, 'store commit failed; closing the connection');
     this.broker.reportError(error);
     this.disconnect(ReasonCode.UnspecifiedError);
@@ -748,7 +808,9 @@ export class Connection implements KeepAliveTarget {
     this.#throttleTimer = undefined;
     if (this.keepAliveLimitMs !== 0) this.broker.keepAlive.delete(this);
     this.#acks = undefined;
-    this.#acksQos1 = undefined;
+    this.#ackFlags = undefined;
+    this.#ackHead = 0;
+    this.#commitEnd = 0;
     this.broker.connectionClosed(this, wasConnected, reasonCode);
   }
 }

@@ -1,6 +1,21 @@
 import type { EncodedPublish } from '../protocol/encoder.js';
 import type { Properties, QoS } from '../protocol/packets.js';
 import type { StoredMessage } from '../store/types.js';
+import type { Connection } from './connection.js';
+
+/**
+ * What a publisher's QoS 1 acknowledgement still waits for, besides a store commit: the sessions whose in-flight row
+ * of the message is its only durable copy (`pending`). Each one's client acknowledging the message meets its part;
+ * when none is left, the message is delivered everywhere it had to be kept, and the acknowledgement may leave without
+ * waiting for the commit. `needsCommit` (a queued copy) means only the commit will do.
+ */
+export interface AckObligation {
+  pending: number;
+  needsCommit: boolean;
+  /** The acknowledgement and the connection holding it (set when it is queued there). */
+  bytes: Buffer | undefined;
+  connection: Connection | undefined;
+}
 
 /**
  * One application message on its way through the broker, shared by every subscriber it is routed to.
@@ -28,6 +43,9 @@ export interface Message {
   forms: (EncodedPublish | undefined)[] | undefined;
   /** The store's view of the message, made once when first persisted. */
   stored: StoredMessage | undefined;
+  /** While a client's QoS 1 message is routed: it may be acknowledged before the commit (see AckObligation). */
+  ackable: boolean;
+  obligation: AckObligation | undefined;
 }
 
 /** Cache slot of an encoded form: protocol family (3/4 share a form) x delivery QoS x RETAIN flag. */
@@ -58,7 +76,19 @@ export function createMessage(
     formKey: -1,
     forms: undefined,
     stored: undefined,
+    ackable: false,
+    obligation: undefined,
   };
+}
+
+/** The message's obligation while it is routed, made when a first session needs one. */
+export function obligationOf(message: Message): AckObligation {
+  let obligation = message.obligation;
+  if (obligation === undefined) {
+    obligation = { pending: 0, needsCommit: false, bytes: undefined, connection: undefined };
+    message.obligation = obligation;
+  }
+  return obligation;
 }
 
 /**

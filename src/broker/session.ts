@@ -9,7 +9,16 @@ import type {
   SubscriptionRecord,
 } from '../store/types.js';
 import type { Connection } from './connection.js';
-import { dropForms, fromStored, type Message, messageBytes, ownPayload, toStored } from './message.js';
+import {
+  type AckObligation,
+  dropForms,
+  fromStored,
+  type Message,
+  messageBytes,
+  obligationOf,
+  ownPayload,
+  toStored,
+} from './message.js';
 import type { SharedGroup } from './subscriptions.js';
 
 /** A subscription as the session holds it (the store's record plus what routing needs). */
@@ -31,6 +40,8 @@ export interface InflightEntry {
   subscriptionIdentifiers: number[] | undefined;
   /** Set when the message came through a shared subscription: re-delivered to the group if this member leaves. */
   group: SharedGroup | undefined;
+  /** The publisher's acknowledgement that waits for this row or for this client's acknowledgement (see AckObligation). */
+  obligation?: AckObligation;
 }
 
 /** What a session without subscriptions or messages in flight shows: never written to. */
@@ -214,7 +225,7 @@ export class Session {
         return false;
       }
       if (qos === 0 && !this.#host.limits.queueQos0Offline) return false;
-      return this.#enqueueWhileStored(message, qos, retain, subscriptionIdentifiers);
+      return this.#keptUntilCommit(message, this.#enqueueWhileStored(message, qos, retain, subscriptionIdentifiers));
     }
     if (qos === 0) {
       if (connection?.ready) {
@@ -226,7 +237,7 @@ export class Session {
         if (connection) this.#host.dropped('backpressure');
         return false;
       }
-      return this.#enqueue(message, 0, retain, subscriptionIdentifiers, group);
+      return this.#keptUntilCommit(message, this.#enqueue(message, 0, retain, subscriptionIdentifiers, group));
     }
     if (
       connection?.ready &&
@@ -239,7 +250,13 @@ export class Session {
     ) {
       return this.#sendNew(connection, message, qos, retain, subscriptionIdentifiers, group);
     }
-    return this.#enqueue(message, qos, retain, subscriptionIdentifiers, group);
+    return this.#keptUntilCommit(message, this.#enqueue(message, qos, retain, subscriptionIdentifiers, group));
+  }
+
+  /** A message written to this session's queue in the store: its publisher's acknowledgement needs the commit. */
+  #keptUntilCommit(message: Message, wrote: boolean): boolean {
+    if (wrote && message.ackable) obligationOf(message).needsCommit = true;
+    return wrote;
   }
 
   /**
@@ -662,6 +679,11 @@ export class Session {
     if (this.persistent) {
       this.#host.store.putInflight(this.clientId, this.#inflightRecord(entry));
       wrote = true;
+      if (message.ackable) {
+        const obligation = obligationOf(message);
+        obligation.pending++;
+        entry.obligation = obligation;
+      }
     } else if (!message.owned) {
       // Kept for a possible re-send after the chunk it was decoded from is gone.
       ownPayload(message);
@@ -706,6 +728,12 @@ export class Session {
   }
 
   #release(entry: InflightEntry): void {
+    const obligation = entry.obligation;
+    if (obligation !== undefined) {
+      // Delivered and acknowledged: this session no longer needs its copy for the publisher's acknowledgement.
+      entry.obligation = undefined;
+      if (--obligation.pending === 0 && !obligation.needsCommit) obligation.connection?.releaseAcks();
+    }
     this.#inflight?.delete(entry.packetId);
     if (entry.message) this.#inflightBytes -= messageBytes(entry.message);
     if (this.persistent) this.#host.store.deleteInflight(this.clientId, entry.packetId);

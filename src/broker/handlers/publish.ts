@@ -165,7 +165,13 @@ export function handlePublish(connection: Connection, packet: PublishPacket): vo
     connection.clientId,
     payload !== packet.payload,
   );
+  // A QoS 1 message kept only in sessions' in-flight rows may be acknowledged once those clients have acknowledged
+  // it, before the commit (see AckObligation); a retained one waits for the retained store's commit.
+  if (qos === 1 && !retain) message.ackable = true;
   const result = broker.routeMessage(message, connection);
+  const obligation = message.obligation;
+  message.ackable = false;
+  message.obligation = undefined;
 
   if (qos === 0) return;
   if (qos === 2) {
@@ -180,7 +186,7 @@ export function handlePublish(connection: Connection, packet: PublishPacket): vo
     code === 0
       ? ackBytes(qos === 1 ? 0x40 : 0x50, packetId)
       : encode({ type: qos === 1 ? 'puback' : 'pubrec', packetId, reasonCode: code }, 5);
-  connection.sendAck(bytes, result.persisted, qos === 1);
+  connection.sendAck(bytes, result.persisted, qos === 1, obligation);
 }
 
 /** PUBACK (0x40) / PUBREC (0x50) with reason Success: the same four bytes in every protocol version. */
