@@ -1,4 +1,4 @@
-// What durability costs: `node dist/bench/persistence.js [--quick] [--rounds N] [--qos1-only]`
+// What durability costs: `node dist/bench/persistence.js [--quick] [--rounds N] [--qos1-only | --restart-only]`
 //
 //  1. QoS 1 throughput to a persistent subscriber, broker in a child process, persistence off (memory) and on
 //     (LMDB): every PUBACK then waits for the commit of the message to the subscriber's session. The broker (and
@@ -303,10 +303,13 @@ async function main(): Promise<void> {
 
   // A publisher's PUBACK waits for the commit, so each publisher's rate is its window / commit latency: more
   // publishers (or wider windows) share each commit. (Kept under the broker's in-flight cap of 1,000 per session.)
-  for (const [publishers, window] of [
-    [4, 100],
-    [8, 100],
-  ] as const) {
+  const shapes = process.argv.includes('--restart-only')
+    ? []
+    : ([
+        [4, 100],
+        [8, 100],
+      ] as const);
+  for (const [publishers, window] of shapes) {
     const off: Run[] = [];
     const on: Run[] = [];
     for (let round = 0; round < rounds; round++) {
@@ -340,6 +343,11 @@ async function main(): Promise<void> {
   }
 
   if (process.argv.includes('--qos1-only')) return;
+  if (!process.argv.includes('--restart-only')) await fanOutPart();
+  await restartPart();
+}
+
+async function fanOutPart(): Promise<void> {
   const shared = await fanOut(256);
   const copied = await fanOut(Number.POSITIVE_INFINITY);
   console.log('\nFan-out of a 1 KiB message to 1,000 persistent sessions (one commit per message):');
@@ -349,7 +357,9 @@ async function main(): Promise<void> {
   console.log(
     `  copied        ${copied.msPerMessage.toFixed(1).padStart(7)} ms/message, ${(copied.bytesPerMessage / 1024).toFixed(0).padStart(6)} KiB written`,
   );
+}
 
+async function restartPart(): Promise<void> {
   const sessions = quick ? 10_000 : 100_000;
   const perSession = 10;
   const dir = mkdtempSync(join(tmpdir(), 'starling-bench-restart-'));

@@ -709,7 +709,11 @@ export class Broker extends TypedEmitter<BrokerEvents> implements SessionHost {
         session.setSubscription(entry);
         this.subscriptions.add(session, entry);
       }
-      session.restore(await store.getInflight(record.clientId), await store.getIncomingQos2(record.clientId));
+      session.restore(
+        await store.getInflight(record.clientId),
+        await store.getIncomingQos2(record.clientId),
+        await store.lastQueuedSeq(record.clientId),
+      );
       this.sessions.set(record.clientId, session);
       this.#scheduleExpiry(session);
       if (record.will && willAt !== undefined) pendingWills.push([session, record.will, willAt]);

@@ -549,8 +549,10 @@ export class Session {
    * Restores the in-flight window and inbound QoS 2 ids read from the store at start. The queue stays in the store
    * until the client comes back (loadQueue), so a broker with many offline sessions starts without reading them.
    */
-  restore(inflight: InflightRecord[], incomingQos2: number[]): void {
+  restore(inflight: InflightRecord[], incomingQos2: number[], lastQueuedSeq = 0): void {
     this.#queueState = 'stored';
+    // New queue entries go after the stored ones even when the clock now reads earlier than when they were queued.
+    if (lastQueuedSeq >= this.#nextSeq) this.#nextSeq = lastQueuedSeq + 1;
     for (const record of inflight) {
       const entry: InflightEntry = {
         packetId: record.packetId,

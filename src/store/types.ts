@@ -113,6 +113,11 @@ export interface Store {
   readQueue(clientId: string, fromSeq: number, limit: number): Promise<QueuedMessage[]>;
   /** Removes one queued message (delivered, expired or dropped). */
   dequeue(clientId: string, seq: number): void;
+  /**
+   * The highest seq in the client's queue (0 when empty). A restored session numbers what it queues next after it,
+   * whatever the clock says: a clock set back must not make a new message take the place of a stored one.
+   */
+  lastQueuedSeq(clientId: string): Promise<number>;
 
   // Outbound in-flight messages, keyed by packet id (a put replaces, e.g. on a state change).
   putInflight(clientId: string, record: InflightRecord): void;

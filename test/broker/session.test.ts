@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import type { Broker } from '../../src/broker/broker.js';
+import { LmdbStore } from '../../src/store/lmdb/index.js';
 import { MemoryStore } from '../../src/store/memory/index.js';
 import { connected, delay, RawClient, startBroker, useBrokers } from './helpers.js';
 
@@ -165,6 +169,37 @@ describe('sessions', () => {
     assert.equal((await back.expect('publish')).payload.toString(), 'queued');
     await second.publish({ topic: 'd/2', payload: 'live', qos: 1 });
     assert.equal((await back.expect('publish')).payload.toString(), 'live');
+  });
+
+  test('a clock set back across a restart neither reorders nor replaces queued messages', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'starling-clock-'));
+    let now = 1_900_000_000_000;
+    const clock = { now: () => now };
+    const first = await startBroker({ store: new LmdbStore(dir), clock });
+    const sub = await connected(first, 'clockwise', 5, persistent);
+    await sub.subscribe('c/#', 1);
+    sub.destroy();
+    await delay(5);
+    await first.publish({ topic: 'c/1', payload: 'one', qos: 1 });
+    await first.publish({ topic: 'c/2', payload: 'two', qos: 1 });
+    await first.close();
+
+    now -= 60_000; // the machine's clock was a minute fast, and has been corrected
+    const second = await startBroker({ store: new LmdbStore(dir), clock });
+    t.after(async () => {
+      await second.close();
+      rmSync(dir, { recursive: true, force: true });
+    });
+    await second.publish({ topic: 'c/3', payload: 'three', qos: 1 });
+    const back = new RawClient(second, 5);
+    assert.equal((await back.connect({ clientId: 'clockwise', ...persistent })).sessionPresent, true);
+    const got: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const message = await back.expect('publish');
+      got.push(message.payload.toString());
+      back.send({ type: 'puback', packetId: message.packetId! });
+    }
+    assert.deepEqual(got, ['one', 'two', 'three']);
   });
 
   test('unacknowledged in-flight messages survive a restart and are re-sent with DUP', async () => {

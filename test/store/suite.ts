@@ -158,6 +158,25 @@ export function storeSuite(
       });
     });
 
+    test("lastQueuedSeq gives the highest seq of a client's queue, 0 when it has none", async () => {
+      await withStore(async (store) => {
+        store.putSession(session);
+        for (const seq of [5, 9_000_000_000_001, 7]) store.enqueue('c1', queued(seq));
+        store.enqueue('c2', queued(9_000_000_000_005, 'elsewhere'));
+        await store.commit();
+        assert.equal(await store.lastQueuedSeq('c1'), 9_000_000_000_001);
+        assert.equal(await store.lastQueuedSeq('c2'), 9_000_000_000_005);
+        assert.equal(await store.lastQueuedSeq('nobody'), 0);
+        store.dequeue('c1', 9_000_000_000_001);
+        await store.commit();
+        assert.equal(await store.lastQueuedSeq('c1'), 7);
+        store.dequeue('c1', 5);
+        store.dequeue('c1', 7);
+        await store.commit();
+        assert.equal(await store.lastQueuedSeq('c1'), 0);
+      });
+    });
+
     test('queued messages keep properties, expiry and subscription identifiers', async () => {
       await withStore(async (store) => {
         const message: QueuedMessage = {

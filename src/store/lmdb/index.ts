@@ -320,6 +320,27 @@ export class LmdbStore implements Store {
     return out;
   }
 
+  lastQueuedSeq(clientId: string): Promise<number> {
+    // Called for every session at start: no await when nothing is being written.
+    if (this.#out.length > 0 || this.#writing.length > 0) return this.#settle().then(() => this.#lastSeq(clientId));
+    return Promise.resolve(this.#lastSeq(clientId));
+  }
+
+  #lastSeq(clientId: string): number {
+    if (this.#state !== 'open') throw new Error(`LmdbStore: read while ${this.#state}`);
+    const key = part(clientId);
+    for (const k of this.#db.queue.getKeys({
+      start: [key, AFTER_ALL],
+      end: [key, 0],
+      reverse: true,
+      limit: 1,
+      snapshot: false,
+    })) {
+      return (k as [string, number])[1];
+    }
+    return 0;
+  }
+
   dequeue(clientId: string, seq: number): void {
     const index = this.#begin(clientId);
     const rows = this.#queueRows[index];

@@ -82,6 +82,12 @@ export class MemoryStore implements Store {
     return out;
   }
 
+  async lastQueuedSeq(id: string): Promise<number> {
+    let last = 0;
+    for (const seq of this.#sessions.get(id)?.queue.keys() ?? []) if (seq > last) last = seq;
+    return last;
+  }
+
   dequeue(id: string, seq: number): void {
     this.#sessions.get(id)?.queue.delete(seq);
   }
