@@ -10,7 +10,6 @@
 // Goal (issue #4): persistence costs at most half of in-memory QoS 1 throughput; restart < 5 s, memory bounded.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,7 +18,7 @@ import { newRunId } from '../src/bench/payload.js';
 import { Broker } from '../src/broker/broker.js';
 import { LmdbStore } from '../src/store/lmdb/index.js';
 import type { QueuedMessage } from '../src/store/types.js';
-import { cpuSeconds, hasTaskset } from './peers.js';
+import { cpuSeconds, freePort, hasTaskset } from './peers.js';
 
 const quick = process.argv.includes('--quick');
 const roundsIndex = process.argv.indexOf('--rounds');
@@ -58,14 +57,6 @@ function median(values: number[]): number {
 
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return typeof address === 'object' && address ? address.port : 0;
 }
 
 async function startServer(port: number, dataDir: string | undefined): Promise<ChildProcess> {

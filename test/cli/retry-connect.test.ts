@@ -12,6 +12,7 @@ import { runSub } from '../../src/cli/sub.js';
 import { connect } from '../../src/client/index.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { sleep, waitFor } from '../client/helpers.js';
+import { freePort } from '../helpers/net.js';
 
 interface MemoryIo extends CliIo {
   out: () => string;
@@ -42,14 +43,6 @@ function memoryIo(controller = new AbortController()): MemoryIo {
     err += chunk.toString();
   });
   return { stdin: Readable.from([]), stdout, stderr, out: () => out, err: () => err, signal: controller.signal };
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return typeof address === 'object' && address ? address.port : 0;
 }
 
 /** Starling's broker on `port`; `loopbackOnly: false` makes it refuse anonymous clients. */

@@ -24,6 +24,7 @@ import { ReasonCode } from '../../src/protocol/reason-codes.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { testCertificates } from '../helpers/certs.js';
 import { MOSQUITTO_PATH, mosquittoSkipReason } from '../helpers/mosquitto.js';
+import { freePort } from '../helpers/net.js';
 import { type FakeServer, type PacketScript, politeServer, startFakeServer } from './fake-server.js';
 import { sleep, waitFor } from './helpers.js';
 
@@ -58,15 +59,6 @@ function watch(client: MqttClient): { retries: [number, number][]; errors: Error
   client.on('reconnect', (attempt, delay) => seen.retries.push([attempt, delay]));
   client.on('error', (error) => seen.errors.push(error));
   return seen;
-}
-
-/** A loopback port nothing listens on (yet). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return typeof address === 'object' && address ? address.port : 0;
 }
 
 async function serve(version: ProtocolVersion, script: PacketScript): Promise<FakeServer> {
