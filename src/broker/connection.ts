@@ -105,6 +105,7 @@ export class Connection implements KeepAliveTarget {
   #ackHead = 0;
   /** A store commit is in progress for the entries before #commitEnd. */
   #committing = false;
+  #sendingAcks = false;
   #commitEnd = 0;
   #onCommittedFn: (() => void) | undefined;
   #onCommitFailedFn: ((error: unknown) => void) | undefined;
@@ -269,6 +270,17 @@ export class Connection implements KeepAliveTarget {
    * no commit or whose obligation is met, up to the first that still waits.
    */
   #sendAcks(committedEnd: number): void {
+    // A follow-up that meets an obligation calls back in here: the loop below already re-checks every entry.
+    if (this.#sendingAcks) return;
+    this.#sendingAcks = true;
+    try {
+      this.#sendAcksInOrder(committedEnd);
+    } finally {
+      this.#sendingAcks = false;
+    }
+  }
+
+  #sendAcksInOrder(committedEnd: number): void {
     const acks = this.#acks!;
     const flags = this.#ackFlags!;
     let head = this.#ackHead;
