@@ -41,7 +41,7 @@ export interface InflightEntry {
   /** Set when the message came through a shared subscription: re-delivered to the group if this member leaves. */
   group: SharedGroup | undefined;
   /** The publisher's acknowledgement that waits for this row or for this client's acknowledgement (see AckObligation). */
-  obligation?: AckObligation;
+  obligation: AckObligation | undefined;
 }
 
 /** What a session without subscriptions or messages in flight shows: never written to. */
@@ -563,6 +563,7 @@ export class Session {
         message: record.message ? fromStored(record.message) : undefined,
         subscriptionIdentifiers: record.subscriptionIdentifiers,
         group: undefined,
+        obligation: undefined,
       };
       this.#inflightMap().set(record.packetId, entry);
       if (entry.message) this.#inflightBytes += messageBytes(entry.message);
@@ -674,6 +675,7 @@ export class Session {
       message,
       subscriptionIdentifiers,
       group,
+      obligation: undefined,
     };
     this.#inflightMap().set(packetId, entry);
     this.#inflightBytes += messageBytes(message);
