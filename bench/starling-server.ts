@@ -46,6 +46,12 @@ if (dataDir) {
   }
 }
 
+if (!dataDir) {
+  // What `starling broker --no-persistence` runs on.
+  const storeModule = new URL('../src/store/volatile/index.js', import.meta.url).href;
+  const { VolatileStore } = (await import(storeModule)) as { VolatileStore: new () => unknown };
+  options.store = new VolatileStore();
+}
 const broker = new Broker(options);
 await broker.start();
 const server = net.createServer({ noDelay: true }, (socket) =>

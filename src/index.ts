@@ -50,6 +50,7 @@ export type {
   StoredWill,
   SubscriptionRecord,
 } from './store/types.js';
+export { VolatileStore } from './store/volatile/index.js';
 export { createListener } from './transport/index.js';
 export type { Listener, ListenerConfig, ListenerProtocol, ListenerStats, TlsFiles } from './transport/types.js';
 export { type Clock, systemClock } from './util/clock.js';

@@ -7,8 +7,8 @@ import type { Authorizer } from '../auth/types.js';
 import { Broker } from '../broker/broker.js';
 import type { StarlingConfig } from '../config/schema.js';
 import { LmdbStore } from '../store/lmdb/index.js';
-import { MemoryStore } from '../store/memory/index.js';
 import type { Store } from '../store/types.js';
+import { VolatileStore } from '../store/volatile/index.js';
 import { createListener } from '../transport/listener.js';
 import type { Listener } from '../transport/types.js';
 import { type Clock, systemClock } from '../util/clock.js';
@@ -43,7 +43,8 @@ export interface StartOptions {
 async function openStore(config: StarlingConfig, logger: Logger): Promise<Store> {
   // Broker.start() opens it: a data directory in use, damaged or of an unknown format stops the start there.
   if (config.persistence.enabled) return new LmdbStore(config.persistence.dataDir, { logger });
-  return new MemoryStore();
+  // Everything in the broker's memory, nothing copied: the state goes with the process.
+  return new VolatileStore();
 }
 
 /** Starts a broker and its listeners from a validated configuration. */
