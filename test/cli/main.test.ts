@@ -1,21 +1,12 @@
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
-import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
 import { loadCommand, main } from '../../src/cli/main.js';
+import { memoryIo } from './io.js';
 
 function io() {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (chunk: Buffer) => {
-    out += chunk.toString();
-  });
-  stderr.on('data', (chunk: Buffer) => {
-    err += chunk.toString();
-  });
-  return { io: { stdout, stderr, env: {}, signals: new EventEmitter() }, out: () => out, err: () => err };
+  const captured = memoryIo();
+  return { io: { ...captured, env: {}, signals: new EventEmitter() }, out: captured.out, err: captured.err };
 }
 
 test('a command whose module is missing is reported, not a crash', async () => {

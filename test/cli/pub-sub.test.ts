@@ -6,12 +6,10 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Broker } from '../../src/broker/broker.js';
 import {
-  type CliIo,
   checkFlags,
   clientSettings,
   commonFlagSpecs,
@@ -26,30 +24,10 @@ import { silentLogger } from '../../src/util/logger.js';
 import { waitFor } from '../client/helpers.js';
 import { testCertificates } from '../helpers/certs.js';
 import { type MosquittoInstance, mosquittoSkipReason, startMosquitto } from '../helpers/mosquitto.js';
+import { memoryIo } from './io.js';
 
 const skip = mosquittoSkipReason ?? (existsSync('/usr/bin/mosquitto_sub') ? false : 'mosquitto-clients not installed');
 if (typeof skip === 'string') console.log(`# ${skip}`);
-
-interface MemoryIo extends CliIo {
-  out: () => string;
-  err: () => string;
-}
-
-function memoryIo(stdin = '', signal?: AbortSignal): MemoryIo {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (chunk: Buffer) => {
-    out += chunk.toString();
-  });
-  stderr.on('data', (chunk: Buffer) => {
-    err += chunk.toString();
-  });
-  const io: MemoryIo = { stdin: Readable.from([Buffer.from(stdin)]), stdout, stderr, out: () => out, err: () => err };
-  if (signal) io.signal = signal;
-  return io;
-}
 
 /** mosquitto_sub processes still running; killed after the tests, whatever happened. */
 const children = new Set<ChildProcess>();

@@ -3,21 +3,15 @@
 
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:net';
-import { PassThrough, Readable } from 'node:stream';
 import { afterEach, test } from 'node:test';
 import { Broker } from '../../src/broker/broker.js';
-import type { CliIo } from '../../src/cli/connect-options.js';
 import { runPub } from '../../src/cli/pub.js';
 import { runSub } from '../../src/cli/sub.js';
 import { connect } from '../../src/client/index.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { sleep, waitFor } from '../client/helpers.js';
 import { freePort } from '../helpers/net.js';
-
-interface MemoryIo extends CliIo {
-  out: () => string;
-  err: () => string;
-}
+import { memoryIo as capturedIo, type MemoryIo } from './io.js';
 
 /** A command that retries for ever when it should not fails its test, and is stopped by the cleanup. */
 const bounded = { timeout: 20_000 };
@@ -32,17 +26,7 @@ afterEach(async () => {
 /** Captured output; the command is stopped (io.signal) after the test whatever happened. */
 function memoryIo(controller = new AbortController()): MemoryIo {
   cleanups.push(async () => controller.abort());
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (chunk: Buffer) => {
-    out += chunk.toString();
-  });
-  stderr.on('data', (chunk: Buffer) => {
-    err += chunk.toString();
-  });
-  return { stdin: Readable.from([]), stdout, stderr, out: () => out, err: () => err, signal: controller.signal };
+  return capturedIo('', controller.signal);
 }
 
 /** Starling's broker on `port`; `loopbackOnly: false` makes it refuse anonymous clients. */
