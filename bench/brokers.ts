@@ -239,7 +239,11 @@ async function runMemory(broker: RunningBroker): Promise<Measurement> {
     const connected = set.connected;
     if (warm.failures + set.failures > 0 || connected < idleConnections || warm.connected < warmConnections) {
       const failures = warm.failures + set.failures;
-      return { values: [], losses: 0, note: `${failures} connect failures (${warm.firstError ?? set.firstError ?? ''})` };
+      return {
+        values: [],
+        losses: 0,
+        note: `${failures} connect failures (${warm.firstError ?? set.firstError ?? ''})`,
+      };
     }
     const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
     return {
