@@ -55,18 +55,6 @@ import type {
   UnsubscribeOptions,
 } from './types.js';
 
-export type {
-  ClientEvents,
-  ClientState,
-  ConnectInfo,
-  EndOptions,
-  Message,
-  PublishOptions,
-  RequestOptions,
-  SubscribeOptions,
-  UnsubscribeOptions,
-} from './types.js';
-
 interface PendingRequest {
   packet: SubscribePacket | UnsubscribePacket;
   resolve: (packet: SubackPacket | UnsubackPacket) => void;
